@@ -1,0 +1,239 @@
+r"""Diagnostics of particle runs: moments, entropy production, score error, Gaussian KDE (math.md §2.3, §6.7).
+
+All functions take and return torch tensors with the dtype and device of their input. The KDE works in
+blocks, so its memory is :math:`O(\text{block}\times\text{chunk})`, never :math:`M\times N\times d`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import (check_choice, check_finite_tensor, check_int, check_pair, check_particles, check_points,
+                      check_positive, check_real, check_tensor)
+
+__all__ = [
+    "moments",
+    "entropy_production_rate",
+    "relative_fisher_error",
+    "kde_density",
+    "kde_bandwidth",
+    "grid_2d",
+    "weighted_moment",
+    "BANDWIDTH_RULES",
+]
+
+BANDWIDTH_RULES = ("scott", "silverman")
+
+#: pair entries per KDE temporary (2 MiB in float64: cache-sized, and below glibc's mmap threshold so the
+#: buffer is not page-faulted afresh on every block; see reference/performance.md)
+_KDE_BUDGET = 1 << 18
+
+
+def moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    r"""Empirical moments of particles :math:`x_1,\dots,x_N` (equal weights :math:`1/N`).
+
+    .. math::
+
+        m = \frac1N\sum_i x_i,\qquad \Sigma = \frac1N\sum_i (x_i-m)(x_i-m)^T\ \text{(population)},\qquad
+        E|v|^2 = \frac1N\sum_i|x_i|^2,\qquad E|v|^4 = \frac1N\sum_i|x_i|^4 .
+
+    Returns a dict with ``mean`` ``(d,)``, ``cov`` ``(d, d)``, ``energy`` and ``m4`` (0-dim), same dtype/device as ``x``.
+
+    Example:
+        >>> x = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64)
+        >>> m = moments(x); m["cov"].tolist(), float(m["energy"]), float(m["m4"])
+        ([[1.0, 0.0], [0.0, 0.0]], 1.0, 1.0)
+    """
+    x = check_particles(x, "x", min_n=1)
+    n = x.shape[0]
+    mean = x.mean(0)
+    xc = x - mean
+    r2 = (x * x).sum(1)
+    return {"mean": mean, "cov": xc.T @ xc / n, "energy": r2.mean(), "m4": (r2 * r2).mean()}
+
+
+def weighted_moment(x: torch.Tensor, k: float) -> torch.Tensor:
+    r"""Weighted moment :math:`M_k = \frac1N\sum_i\langle x_i\rangle^k`, :math:`\langle v\rangle = (1+|v|^2)^{1/2}` (any real :math:`k`).
+
+    Example:
+        >>> float(weighted_moment(torch.zeros(3, 2, dtype=torch.float64), 3.0))
+        1.0
+    """
+    x = check_particles(x, "x", min_n=1)
+    k = check_real(k, "k")
+    return (1.0 + (x * x).sum(1)).pow(0.5 * k).mean()
+
+
+def entropy_production_rate(s: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
+    r"""Estimated entropy production rate :math:`\frac1N\sum_i s_i\cdot U_i` (math.md §2.3).
+
+    For the Landau particle field :math:`U_i = -\frac CN\sum_jA(x_i-x_j)(s_i-s_j)` it equals
+    :math:`-\frac{C}{2N^2}\sum_{ij}(s_i-s_j)\cdot A(x_i-x_j)(s_i-s_j)\le 0` for any score values :math:`s`
+    ([code: GradientFlows.jl ``entropy_production_rate``; nano-landau.py ``entropy_rate``]).
+
+    Example:
+        >>> s = torch.tensor([[1.0, 0.0], [0.0, 1.0]]); float(entropy_production_rate(s, -s))
+        -1.0
+    """
+    s = check_particles(s, "s", min_n=1)
+    U = check_pair(s, U, "s", "U")
+    return (s * U).sum(1).mean()
+
+
+def relative_fisher_error(s: torch.Tensor, s_exact: torch.Tensor) -> torch.Tensor:
+    r"""Relative score (Fisher) error :math:`\sum_i|s_i - s^*_i|^2 \big/ \sum_i|s^*_i|^2`.
+
+    Raises ``ValueError`` if ``s_exact`` is identically zero (the ratio is undefined).
+
+    Example:
+        >>> e = torch.ones(4, 2, dtype=torch.float64)
+        >>> round(float(relative_fisher_error(1.1 * e, e)), 12)
+        0.01
+    """
+    s = check_particles(s, "s", min_n=1)
+    s_exact = check_pair(s, s_exact, "s", "s_exact")
+    den = (s_exact * s_exact).sum()
+    if not bool(den > 0):
+        raise ValueError("s_exact must not be identically zero (relative error undefined)")
+    diff = s - s_exact
+    return (diff * diff).sum() / den
+
+
+def kde_bandwidth(x: torch.Tensor, rule: str = "scott") -> torch.Tensor:
+    r"""Bandwidth (kernel covariance) matrix :math:`H` of a Gaussian KDE from the sample covariance :math:`\hat\Sigma` (1/(N−1)).
+
+    .. math::
+
+        H_{\rm scott} = \hat\Sigma\,N^{-2/(d+4)},\qquad
+        H_{\rm silverman} = \hat\Sigma\,\Big(\frac{N(d+2)}{4}\Big)^{-2/(d+4)} .
+
+    Scott's rule is what [7] uses for its :math:`L^2` error (math.md §6.7) and equals ``scipy.stats.gaussian_kde``'s
+    default kernel covariance.
+
+    Returns ``(d, d)``, dtype/device of ``x``.
+
+    Example:
+        >>> x = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        >>> kde_bandwidth(x).shape
+        torch.Size([2, 2])
+    """
+    x = check_particles(x, "x", min_n=2)
+    rule = check_choice(rule, "rule", BANDWIDTH_RULES)
+    n, d = x.shape
+    xc = x - x.mean(0)
+    cov = xc.T @ xc / (n - 1)
+    if rule == "scott":
+        factor = n ** (-2.0 / (d + 4))
+    else:
+        factor = (n * (d + 2) / 4.0) ** (-2.0 / (d + 4))
+    return cov * factor
+
+
+def _bandwidth_matrix(bandwidth: object, points: torch.Tensor) -> torch.Tensor:
+    """Resolve the ``bandwidth`` argument of :func:`kde_density` to a ``(d, d)`` covariance matrix."""
+    d = points.shape[1]
+    eye = torch.eye(d, dtype=points.dtype, device=points.device)
+    if isinstance(bandwidth, str):
+        return kde_bandwidth(points, check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES))
+    if isinstance(bandwidth, torch.Tensor):
+        bw = check_tensor(bandwidth, "bandwidth").to(device=points.device, dtype=points.dtype)
+        check_finite_tensor(bw, "bandwidth")
+        if bw.ndim == 0:
+            h = float(bw.reshape(()))
+            if h <= 0:
+                raise ValueError(f"bandwidth must be > 0, got {h}")
+            return h * h * eye
+        if bw.shape != (d, d):
+            raise ValueError(f"bandwidth tensor must be 0-dim (a standard deviation) or a ({d}, {d}) covariance "
+                             f"matrix, got shape {tuple(bw.shape)}")
+        if float((bw - bw.T).abs().max()) > 1e-6 * float(bw.abs().max()):
+            raise ValueError("bandwidth matrix must be symmetric")
+        if float(torch.linalg.eigvalsh(bw).min()) <= 0:
+            raise ValueError("bandwidth matrix must be positive definite")
+        return bw
+    h = check_positive(bandwidth, "bandwidth")
+    return h * h * eye
+
+
+def kde_density(points: torch.Tensor, x: torch.Tensor, *, bandwidth: float | torch.Tensor | str = "scott",
+                chunk_size: int | None = None) -> torch.Tensor:
+    r"""Gaussian kernel density estimate of the particles ``points`` at query points ``x``.
+
+    .. math::
+
+        \hat f(x) = \frac1N\sum_{j=1}^N \phi_H(x - X_j),\qquad
+        \phi_H(z) = (2\pi)^{-d/2}(\det H)^{-1/2}\exp\!\big(-\tfrac12 z^TH^{-1}z\big).
+
+    Args:
+        points: particles :math:`X_j`, ``(N, d)``.
+        x: query points, ``(M, d)``, same dtype/device as ``points``.
+        bandwidth: a positive number or 0-dim tensor :math:`h` (**standard deviation**: :math:`H = h^2 I`), a
+            ``(d, d)`` SPD covariance matrix :math:`H`, or a rule ``"scott"``/``"silverman"`` (:func:`kde_bandwidth`).
+        chunk_size: particles per block (default: about :math:`2^{18}` pair entries per block). Queries are also
+            processed in blocks, so the memory is :math:`O(\text{block}\cdot\text{chunk})`, never ``M×N×d``.
+
+    Returns:
+        ``(M,)`` densities, dtype/device of ``points``.
+
+    Example:
+        >>> X = torch.zeros(1, 2, dtype=torch.float64)
+        >>> float(kde_density(X, X, bandwidth=1.0)) == 1 / (2 * math.pi)
+        True
+    """
+    points = check_particles(points, "points", min_n=1)
+    n, d = points.shape
+    x = check_points(x, d, "x")
+    if x.dtype != points.dtype or x.device != points.device:
+        raise TypeError(f"x must have the dtype/device of points ({points.dtype}, {points.device}), "
+                        f"got ({x.dtype}, {x.device})")
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", lo=1)
+    if isinstance(bandwidth, str) and n < 2:
+        raise ValueError("points must hold at least 2 particles for a bandwidth rule; pass a number instead")
+    H = _bandwidth_matrix(bandwidth, points)
+    L = torch.linalg.cholesky(H)
+    log_norm = -0.5 * d * math.log(2.0 * math.pi) - float(torch.log(torch.diagonal(L)).sum())
+    # whiten: z^T H^{-1} z = |L^{-1} z|^2 ; centre first to limit cancellation in |a|^2 + |b|^2 - 2 a.b
+    centre = points.mean(0)
+    P = torch.linalg.solve_triangular(L, (points - centre).T, upper=False).T      # (N, d)
+    Xq = torch.linalg.solve_triangular(L, (x - centre).T, upper=False).T          # (M, d)
+    hp2 = 0.5 * (P * P).sum(1)
+    hq2 = 0.5 * (Xq * Xq).sum(1)
+    m = Xq.shape[0]
+    q_block = min(m, 4096)
+    chunk = chunk_size if chunk_size is not None else max(1, min(n, _KDE_BUDGET // q_block))
+    out = torch.empty(m, dtype=points.dtype, device=points.device)
+    for qs in range(0, m, q_block):
+        qe = min(qs + q_block, m)
+        acc = torch.zeros(qe - qs, dtype=points.dtype, device=points.device)
+        for ps in range(0, n, chunk):
+            pe = min(ps + chunk, n)
+            # -|a-b|^2/2 = a.b - |a|^2/2 - |b|^2/2, built in place in one (block, chunk) buffer
+            e = Xq[qs:qe] @ P[ps:pe].T
+            e.sub_(hq2[qs:qe, None]).sub_(hp2[None, ps:pe]).clamp_(max=0.0).exp_()
+            acc += e.sum(1)
+        out[qs:qe] = acc
+    return out * (math.exp(log_norm) / n)
+
+
+def grid_2d(lim: float, n: int, *, dtype: torch.dtype = torch.float64,
+            device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Uniform plotting grid on :math:`[-\ell,\ell]^2` with ``n`` nodes per axis (spacing :math:`2\ell/(n-1)`).
+
+    Returns ``X, Y`` (``(n, n)``, ``"xy"`` indexing as in ``matplotlib.pyplot.contourf(X, Y, Z)``) and the
+    ``(n*n, 2)`` points ``stack([X.ravel(), Y.ravel()])``; reshape values with ``.reshape(n, n)``.
+
+    Example:
+        >>> X, Y, pts = grid_2d(1.0, 3)
+        >>> pts[:3].tolist()
+        [[-1.0, -1.0], [0.0, -1.0], [1.0, -1.0]]
+    """
+    lim = check_positive(lim, "lim")
+    n = check_int(n, "n", lo=2)
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    axis = torch.linspace(-lim, lim, n, dtype=dtype, device=device)
+    X, Y = torch.meshgrid(axis, axis, indexing="xy")
+    return X, Y, torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
