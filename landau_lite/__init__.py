@@ -13,6 +13,12 @@ quadrature for the book's estimates.
 from .device import by_device, has_cuda, pick_device, seed_everything
 from .kernel import CollisionKernel, coulomb, maxwell
 from .velocity import collision_drift, collision_matrix, velocity, velocity_at
+from . import closed_forms, diagnostics, grid, problems, verify
+from .closed_forms import *  # noqa: F401,F403
+from .diagnostics import *  # noqa: F401,F403
+from .grid import *  # noqa: F401,F403
+from .problems import *  # noqa: F401,F403
+from .verify import check_close, check_le, check_true
 
 __version__ = "0.1.0"
 
@@ -20,4 +26,6 @@ __all__ = [
     "CollisionKernel", "coulomb", "maxwell",
     "velocity", "velocity_at", "collision_matrix", "collision_drift",
     "pick_device", "seed_everything", "by_device", "has_cuda",
+    "check_close", "check_le", "check_true",
+    *closed_forms.__all__, *diagnostics.__all__, *grid.__all__, *problems.__all__,
 ]
