@@ -1,0 +1,270 @@
+"""Tests of landau_lite.divergences: quadratures, divergences, Gaussian closed forms, Pinsker ratios."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from landau_lite import divergences as dv
+from landau_lite.grid import Grid, kl_on_grid, lp_distance_on_grid
+from landau_lite.problems import BKW
+
+torch.set_num_threads(1)
+F64 = torch.float64
+
+
+def log_gauss(mean, cov):
+    """Log-density of N(mean, cov) as a callable v -> (M,)."""
+    mean = torch.as_tensor(mean, dtype=F64)
+    cov = torch.as_tensor(cov, dtype=F64)
+    d = mean.numel()
+    prec = torch.linalg.inv(cov)
+    logdet = torch.linalg.slogdet(cov)[1]
+
+    def f(v):
+        y = v - mean
+        return -0.5 * ((y @ prec) * y).sum(1) - 0.5 * d * math.log(2 * math.pi) - 0.5 * logdet
+    return f
+
+
+def gauss(mean, cov):
+    lf = log_gauss(mean, cov)
+    return lambda v: torch.exp(lf(v))
+
+
+# ------------------------------------------------------------------------------------------------
+# quadratures
+# ------------------------------------------------------------------------------------------------
+
+def test_gauss_legendre_exact_for_polynomials():
+    x, w = dv.gauss_legendre_rule(-1.0, 2.0, panels=3, order=4)
+    for k in range(8):
+        exact = (2.0 ** (k + 1) - (-1.0) ** (k + 1)) / (k + 1)
+        assert abs(float((w * x ** k).sum()) - exact) < 1e-12 * max(1.0, abs(exact))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_radial_quadrature_moments(d):
+    q = dv.radial_quadrature(d, 14.0)
+    f = gauss(torch.zeros(d), torch.eye(d))
+    r2 = (q.points ** 2).sum(1)
+    assert abs(float(dv.integrate(f, q)) - 1.0) < 1e-13
+    assert abs(float(q.integrate(f(q.points) * r2)) - d) < 1e-12
+    assert abs(float(q.integrate(f(q.points) * r2 * r2)) - d * (d + 2)) < 1e-11
+
+
+def test_tensor_and_line_quadrature_mean_and_covariance():
+    q = dv.tensor_quadrature(2, 9.0, center=[0.5, -0.3])
+    cov = torch.tensor([[1.0, 0.3], [0.3, 0.5]], dtype=F64)
+    f = gauss(torch.tensor([0.5, -0.3]), cov)(q.points)
+    m = q.integrate(f[:, None] * q.points)
+    assert torch.allclose(m, torch.tensor([0.5, -0.3], dtype=F64), atol=1e-12)
+    y = q.points - m
+    c = q.integrate(f[:, None, None] * y[:, :, None] * y[:, None, :])
+    assert torch.allclose(c, cov, atol=1e-11)
+    q1 = dv.line_quadrature(10.0, center=2.0)
+    assert abs(float(q1.integrate(torch.exp(-(q1.points[:, 0] - 2.0) ** 2))) - math.sqrt(math.pi)) < 1e-13
+
+
+def test_grid_quadrature_matches_grid_module():
+    grid = Grid(d=2, L=7.0, n=40)
+    q = dv.grid_quadrature(grid)
+    f = gauss(torch.zeros(2), torch.eye(2))(q.points)
+    g = gauss(torch.tensor([0.4, 0.0]), 1.5 * torch.eye(2))(q.points)
+    assert torch.allclose(dv.kl_divergence(f, g, q), kl_on_grid(f, g, grid), rtol=1e-13, atol=0)
+    for p in (1, 2, 3.5, math.inf):
+        assert torch.allclose(dv.lp_distance(f, g, q, p), lp_distance_on_grid(f, g, grid, p), rtol=1e-13, atol=0)
+
+
+def test_sphere_area():
+    assert dv.sphere_area(1) == 2.0
+    assert abs(dv.sphere_area(2) - 2 * math.pi) < 1e-14
+    assert abs(dv.sphere_area(3) - 4 * math.pi) < 1e-14
+    assert abs(dv.sphere_area(4) - 2 * math.pi ** 2) < 1e-13
+
+
+# ------------------------------------------------------------------------------------------------
+# divergences against closed forms
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_kl_and_l2_against_gaussian_closed_forms(d):
+    mf = torch.zeros(d, dtype=F64)
+    mg = torch.zeros(d, dtype=F64)
+    mg[0] = 0.7
+    Sf = torch.eye(d, dtype=F64)
+    Sg = torch.diag(torch.linspace(0.6, 1.8, d, dtype=F64))
+    q = dv.line_quadrature(14.0) if d == 1 else dv.tensor_quadrature(d, 11.0, panels=12 if d == 3 else 16)
+    kl = dv.kl_divergence(log_gauss(mf, Sf), log_gauss(mg, Sg), q, log_densities=True)
+    assert torch.allclose(kl, dv.gaussian_kl(mf, Sf, mg, Sg), rtol=1e-9, atol=0)
+    l2 = dv.lp_distance(gauss(mf, Sf), gauss(mg, Sg), q, 2)
+    assert torch.allclose(l2, dv.gaussian_l2_distance(mf, Sf, mg, Sg), rtol=1e-8, atol=0)
+    h = dv.entropy(log_gauss(mf, Sg), q, log_densities=True)
+    assert torch.allclose(h, dv.gaussian_entropy(Sg), rtol=1e-10, atol=0)
+
+
+def test_gaussian_closed_forms_simple_values():
+    z = torch.zeros(1, dtype=F64)
+    one = torch.ones(1, 1, dtype=F64)
+    # KL(N(0,1)||N(0,2)) = (1/2)(1/2 - 1 + log 2)
+    assert abs(float(dv.gaussian_kl(z, one, z, 2 * one)) - 0.5 * (0.5 - 1 + math.log(2))) < 1e-15
+    assert abs(float(dv.gaussian_sup_norm(4 * one)) - 1 / math.sqrt(8 * math.pi)) < 1e-15
+    # ||N(0,1) - N(0,1)||_2 = 0 and ||N(0,1)||_2^2 = 1/(2 sqrt(pi))
+    assert float(dv.gaussian_l2_distance(z, one, z, one)) == 0.0
+    S = torch.diag(torch.tensor([1.0, 1e-4, 1e-4], dtype=F64))
+    assert abs(float(dv.gaussian_entropy(S)) - (-1.5 * math.log(2 * math.pi * math.e) - math.log(1e-4))) < 1e-12
+
+
+def test_kl_underflow_needs_log_densities():
+    q = dv.line_quadrature(40.0, panels=128)
+    f, g = gauss([0.0], [[1.0]]), gauss([0.0], [[0.05]])
+    with pytest.raises(ValueError, match="g must be > 0"):
+        dv.kl_divergence(f, g, q)
+    kl = dv.kl_divergence(log_gauss([0.0], [[1.0]]), log_gauss([0.0], [[0.05]]), q, log_densities=True)
+    ref = dv.gaussian_kl(torch.zeros(1, dtype=F64), torch.ones(1, 1, dtype=F64), torch.zeros(1, dtype=F64),
+                         0.05 * torch.ones(1, 1, dtype=F64))
+    assert torch.allclose(kl, ref, rtol=1e-10, atol=0)
+
+
+def test_relative_fisher_information_bkw_identity():
+    """For BKW, the radial quadrature of I(f|M) and d/dt H agree: dH/dt = -C(d-1) I(f|M)."""
+    p = BKW(3)
+    q = dv.radial_quadrature(3, 14.0, panels=48)
+    t, h = 7.0, 1e-4
+    H = [float(dv.entropy(lambda v, s=s: p.log_density(v, s), q, log_densities=True)) for s in (t - h, t + h)]
+    dHdt = (H[1] - H[0]) / (2 * h)
+    fisher = dv.relative_fisher_information(lambda v: p.density(v, t), lambda v: p.score(v, t), lambda v: -v, q)
+    assert abs(dHdt + p.C * 2 * float(fisher)) < 1e-7 * abs(dHdt)
+
+
+def test_relative_fisher_information_gaussians():
+    q = dv.radial_quadrature(2, 20.0)
+    s = 2.5
+    f = gauss(torch.zeros(2), s * torch.eye(2))
+    val = dv.relative_fisher_information(f, lambda v: -v / s, lambda v: -v, q)
+    assert abs(float(val) - 2 * s * (1 - 1 / s) ** 2) < 1e-12
+
+
+# ------------------------------------------------------------------------------------------------
+# Pinsker
+# ------------------------------------------------------------------------------------------------
+
+def test_pinsker_ratios_below_one_for_many_pairs():
+    g = torch.Generator().manual_seed(3)
+    q = dv.line_quadrature(30.0, panels=64)
+    for _ in range(40):
+        m = float(torch.randn(1, generator=g)) * 2
+        s = float(torch.exp(torch.randn(1, generator=g)))
+        r = dv.pinsker_ratios(log_gauss([0.0], [[1.0]]), log_gauss([m], [[s]]), q, log_densities=True)
+        assert 0 < float(r.ratio_l1) <= 1 and 0 < float(r.ratio_l2) <= 1
+        kl = dv.gaussian_kl(torch.zeros(1, dtype=F64), torch.ones(1, 1, dtype=F64),
+                            torch.tensor([m], dtype=F64), torch.tensor([[s]], dtype=F64))
+        assert torch.allclose(r.kl, kl, rtol=1e-8, atol=1e-14)
+
+
+def test_pinsker_ratios_with_exact_kl_and_sup():
+    q = dv.tensor_quadrature(2, 10.0)
+    z = torch.zeros(2, dtype=F64)
+    m = torch.tensor([0.5, 0.2], dtype=F64)
+    S = torch.diag(torch.tensor([0.7, 1.3], dtype=F64))
+    I = torch.eye(2, dtype=F64)
+    kl = dv.gaussian_kl(z, I, m, S)
+    sup = torch.maximum(dv.gaussian_sup_norm(I), dv.gaussian_sup_norm(S))
+    r = dv.pinsker_ratios(gauss(z, I), gauss(m, S), q, kl=kl, sup=sup)
+    l2 = dv.gaussian_l2_distance(z, I, m, S)
+    assert torch.allclose(r.ratio_l2, l2 ** 2 / (2 * sup * kl), rtol=1e-9, atol=0)
+    assert float(r.ratio_l1) < 1 and float(r.ratio_l2) < 1
+
+
+def test_perturbation_limits_closed_forms_and_convergence():
+    q = dv.line_quadrature(16.0, panels=64)
+    f = gauss([0.0], [[1.0]])
+    sup = 1 / math.sqrt(2 * math.pi)
+    r1, r2 = dv.perturbation_limits(f, lambda v: v[:, 0], q, sup=sup)
+    assert abs(float(r1) - 2 / math.pi) < 1e-12
+    assert abs(float(r2) - math.sqrt(2) / 4) < 1e-12
+    r1, r2 = dv.perturbation_limits(f, lambda v: v[:, 0] ** 2 - 1, q, sup=sup)
+    assert abs(float(r1) - 4 / (math.pi * math.e)) < 1e-6      # |h| has a kink: algebraic convergence
+    assert abs(float(r2) - 3 * math.sqrt(2) / 16) < 1e-12
+    # the ratios of a small mean shift approach the limits
+    r = dv.pinsker_ratios(log_gauss([0.0], [[1.0]]), log_gauss([1e-3], [[1.0]]), q, log_densities=True)
+    assert abs(float(r.ratio_l1) - 2 / math.pi) < 1e-3
+
+
+def test_sign_perturbation_makes_classical_pinsker_sharp():
+    q = dv.line_quadrature(16.0, panels=64)
+    f = gauss([0.0], [[1.0]])
+    r1, _ = dv.perturbation_limits(f, lambda v: torch.sign(v[:, 0]), q)
+    assert abs(float(r1) - 1.0) < 1e-12
+
+
+# ------------------------------------------------------------------------------------------------
+# validation, dtype/device
+# ------------------------------------------------------------------------------------------------
+
+def test_validation_errors():
+    q = dv.line_quadrature(5.0)
+    with pytest.raises(ValueError, match="weights"):
+        dv.Quadrature(points=torch.zeros(3, 1, dtype=F64), weights=torch.zeros(2, dtype=F64), kind="line")
+    with pytest.raises(ValueError, match="kind"):
+        dv.Quadrature(points=torch.zeros(3, 1, dtype=F64), weights=torch.zeros(3, dtype=F64), kind="sphere")
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        dv.Quadrature(points=torch.zeros(2, 1, dtype=F64), weights=torch.tensor([1.0, -1.0], dtype=F64), kind="line")
+    with pytest.raises(TypeError, match="quad"):
+        dv.kl_divergence(lambda v: v[:, 0], lambda v: v[:, 0], "grid")
+    with pytest.raises(ValueError, match="f must have shape"):
+        dv.integrate(torch.ones(3, dtype=F64), q)
+    with pytest.raises(ValueError, match="f must be >= 0"):
+        dv.entropy(lambda v: v[:, 0], q)
+    with pytest.raises(ValueError, match="p must lie"):
+        dv.lp_distance(lambda v: v[:, 0] ** 2, lambda v: v[:, 0] ** 2, q, 0.5)
+    with pytest.raises(TypeError, match="p must be"):
+        dv.lp_distance(lambda v: v[:, 0] ** 2, lambda v: v[:, 0] ** 2, q, "2")
+    with pytest.raises(ValueError, match="b must be > a"):
+        dv.gauss_legendre_rule(1.0, 0.0)
+    with pytest.raises(ValueError, match="L must lie"):
+        dv.line_quadrature(-1.0)
+    with pytest.raises(ValueError, match="positive definite"):
+        dv.gaussian_kl(torch.zeros(2, dtype=F64), torch.eye(2, dtype=F64), torch.zeros(2, dtype=F64),
+                       torch.diag(torch.tensor([1.0, -1.0], dtype=F64)))
+    with pytest.raises(ValueError, match="KL"):
+        dv.pinsker_ratios(gauss([0.0], [[1.0]]), gauss([0.0], [[1.0]]), q)
+    with pytest.raises(ValueError, match="zero mean"):
+        dv.perturbation_limits(gauss([0.0], [[1.0]]), lambda v: 1.0 + 0 * v[:, 0], q)
+    with pytest.raises(ValueError, match="nodes"):
+        dv.tensor_quadrature(3, 5.0, panels=100, order=8)
+
+
+def test_float32_is_kept():
+    q = dv.radial_quadrature(3, 10.0, dtype=torch.float32)
+    f = lambda v: (2 * math.pi) ** -1.5 * torch.exp(-0.5 * (v * v).sum(1))
+    out = dv.integrate(f, q)
+    assert out.dtype == torch.float32 and abs(float(out) - 1) < 1e-5
+    r = dv.pinsker_ratios(f, lambda v: 0.9 * f(v) + 0.1 * f(v / 1.1) / 1.1 ** 3, q)
+    assert r.ratio_l1.dtype == torch.float32
+
+
+def test_graded_radial_quadrature_resolves_the_origin():
+    """2-D BKW just after its critical time (t_c = 0): the score varies on the scale sqrt(P/Q) ~ 0.01."""
+    p = BKW(2, C=1 / 16, c_bkw=0.5, t0=0.0)
+    t = 1e-3
+    f = lambda v: p.density(v, t)
+    fisher = [float(dv.relative_fisher_information(f, lambda v: p.score(v, t), lambda v: -v,
+                                                   dv.radial_quadrature(2, 14.0, panels=n, power=3.0)))
+              for n in (32, 64)]
+    assert abs(fisher[0] - fisher[1]) < 1e-10 * fisher[1]
+    assert abs(float(dv.integrate(f, dv.radial_quadrature(2, 14.0, power=3.0))) - 1) < 1e-13
+
+
+@pytest.mark.parametrize("d", [2, 3, 4])
+def test_axial_quadrature_matches_closed_forms(d):
+    mf, mg = torch.zeros(d, dtype=F64), torch.zeros(d, dtype=F64)
+    mg[0] = 1.5
+    Sf, Sg = torch.eye(d, dtype=F64), 0.6 * torch.eye(d, dtype=F64)
+    q = dv.axial_quadrature(d, 12.0, 10.0, center=0.75)
+    kl = dv.kl_divergence(log_gauss(mf, Sf), log_gauss(mg, Sg), q, log_densities=True)
+    assert torch.allclose(kl, dv.gaussian_kl(mf, Sf, mg, Sg), rtol=1e-10, atol=0)
+    l2 = dv.lp_distance(gauss(mf, Sf), gauss(mg, Sg), q, 2)
+    assert torch.allclose(l2, dv.gaussian_l2_distance(mf, Sf, mg, Sg), rtol=1e-10, atol=0)
