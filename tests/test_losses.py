@@ -1,0 +1,217 @@
+"""Score-matching losses and the MLP: exact divergence, the ISM identity, unbiasedness of DSM/Hutchinson."""
+
+import math
+
+import pytest
+import torch
+from torch.func import jacrev, vmap
+
+from landau_lite.losses import (divergence, draw_noise, dsm_loss, dsm_loss_from_noise, explicit_relative_loss,
+                                ism_loss_exact, ism_loss_hutchinson, score_and_divergence)
+from landau_lite.networks import ACTIVATIONS, MLP
+
+F64 = torch.float64
+torch.set_num_threads(1)
+
+
+def _x(n, d=3, seed=0, dtype=F64):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def _jac_trace(f, x):
+    jac = vmap(jacrev(lambda y: f(y[None])[0]))(x)  # (N, d, d)
+    return jac.diagonal(dim1=1, dim2=2).sum(-1)
+
+
+# ------------------------------------------------------------------------------------------------ MLP
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_divergence_exact_vs_jacrev(activation, depth):
+    net = MLP(3, width=17, depth=depth, activation=activation, seed=depth, dtype=F64)
+    x = _x(40) * 2
+    s, div = net.forward_and_divergence(x)
+    assert torch.allclose(s, net(x), rtol=0, atol=1e-14)
+    ref = _jac_trace(net, x)
+    assert torch.allclose(div, ref, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(divergence(net, x), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_divergence_generic_callable_and_d5():
+    net = MLP(5, width=9, depth=2, seed=3, dtype=F64)
+    x = _x(25, d=5)
+    f = lambda y: net(y) * 1.0  # noqa: E731  (plain callable: autograd path, d backward passes)
+    assert torch.allclose(divergence(f, x), _jac_trace(net, x), rtol=1e-12, atol=1e-12)
+    s, div = score_and_divergence(lambda y: -2.0 * y, x)
+    assert torch.allclose(div, torch.full((25,), -10.0, dtype=F64))
+
+
+def test_divergence_gradient_matches_autograd_double_backward():
+    # the forward-tangent divergence must give the same parameter gradient as differentiating the jacobian trace
+    net = MLP(3, width=12, depth=2, seed=1, dtype=F64)
+    x = _x(30)
+    g1 = torch.autograd.grad(ism_loss_exact(net, x), list(net.parameters()))
+    g2 = torch.autograd.grad(ism_loss_exact(lambda y: net(y), x), list(net.parameters()))
+    for a, b in zip(g1, g2):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_mlp_seed_dtype_device_and_init():
+    a, b = MLP(3, 50, 2, seed=7, dtype=torch.float32), MLP(3, 50, 2, seed=7, dtype=torch.float32)
+    c = MLP(3, 50, 2, seed=8, dtype=torch.float32)
+    x = _x(10, dtype=torch.float32)
+    assert torch.equal(a(x), b(x)) and not torch.equal(a(x), c(x))
+    assert a(x).dtype == torch.float32 and a.dtype == torch.float32 and a.device.type == "cpu"
+    big = MLP(3, 400, 1, seed=0, dtype=F64)
+    w = big.layers[0].weight  # Glorot normal: std sqrt(2 / (fan_in + fan_out)), biases zero
+    assert abs(float(w.detach().std()) / math.sqrt(2 / 403) - 1) < 0.1
+    assert float(big.layers[0].bias.detach().abs().max()) == 0.0
+    assert len(MLP(3, 8, 3).layers) == 4
+
+
+@pytest.mark.parametrize("kw, exc, word", [
+    ({"d": 1}, ValueError, "d"), ({"d": 3.0}, TypeError, "d"), ({"width": 0}, ValueError, "width"),
+    ({"depth": 0}, ValueError, "depth"), ({"activation": "relu"}, ValueError, "activation"),
+    ({"dtype": torch.int32}, TypeError, "dtype"),
+])
+def test_mlp_bad_arguments(kw, exc, word):
+    args = {"d": 3, "width": 8, "depth": 1, **kw}
+    with pytest.raises(exc, match=word):
+        MLP(**args)
+
+
+def test_softsign_double_backward_is_exact():
+    # the custom softsign backward must support create_graph (used by the Hutchinson loss)
+    net = MLP(3, width=10, depth=2, seed=2, dtype=F64)
+    ref = MLP(3, width=10, depth=2, seed=2, dtype=F64)
+    ref._act_fwd = lambda p: p / (1 + p.abs())  # composite autograd version
+    x = _x(20)
+    probes = draw_noise(x, torch.Generator().manual_seed(0), kind="rademacher")[None]
+    from landau_lite.losses import hutchinson_loss_from_probes
+    g1 = torch.autograd.grad(hutchinson_loss_from_probes(net, x, probes), list(net.parameters()))
+    g2 = torch.autograd.grad(hutchinson_loss_from_probes(ref, x, probes), list(ref.parameters()))
+    for a, b in zip(g1, g2):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------- losses
+def test_explicit_relative_loss():
+    s_true = _x(50)
+    assert float(explicit_relative_loss(s_true, s_true)) == 0.0
+    assert math.isclose(float(explicit_relative_loss(0.9 * s_true, s_true)), 0.01, rel_tol=1e-12)
+    with pytest.raises(ValueError, match="s_true"):
+        explicit_relative_loss(s_true, torch.zeros_like(s_true))
+    with pytest.raises(ValueError, match="s_true"):
+        explicit_relative_loss(s_true, s_true[:10])
+    with pytest.raises(TypeError, match="s_true"):
+        explicit_relative_loss(s_true, s_true.float())
+
+
+def _gaussian(n, seed=0):
+    mu = torch.tensor([0.5, -1.0, 0.2], dtype=F64)
+    L = torch.tensor([[1.2, 0.0, 0.0], [0.3, 0.7, 0.0], [-0.2, 0.1, 0.9]], dtype=F64)
+    x = mu + _x(n, seed=seed) @ L.T
+    prec = torch.linalg.inv(L @ L.T)
+    return x, (lambda v: -(v - mu) @ prec), prec  # prec is symmetric
+
+
+def test_ism_identity_exact_gaussian_score():
+    # E[|s|^2 + 2 div s] = E|s - grad log f|^2 - E|grad log f|^2 = -tr(Sigma^{-1}) for s = grad log f
+    x, score, prec = _gaussian(20000)
+    per = (score(x) ** 2).sum(1) - 2.0 * torch.trace(prec)
+    se = float(per.std()) / math.sqrt(len(x))
+    loss = ism_loss_exact(score, x).item()
+    assert abs(loss - (-float(torch.trace(prec)))) < 4 * se
+    assert math.isclose(loss, float(per.mean()), rel_tol=1e-12)
+
+
+def test_ism_identity_fisher_divergence_minus_constant():
+    # for a network s (not the true score): ISM = Fisher divergence - E|grad log f|^2 up to MC error
+    x, score, _ = _gaussian(20000, seed=1)
+    net = MLP(3, width=16, depth=2, seed=5, dtype=F64)
+    s, div = score_and_divergence(net, x)
+    s, div = s.detach(), div.detach()
+    st = score(x)
+    lhs = (s * s).sum(1) + 2 * div
+    rhs = ((s - st) ** 2).sum(1) - (st * st).sum(1)
+    diff = lhs - rhs  # = 2 (div s + s . grad log f), mean zero by integration by parts
+    se = float(diff.std()) / math.sqrt(len(x))
+    assert abs(float(diff.mean())) < 4 * se
+    assert math.isclose(ism_loss_exact(net, x).item(), float(lhs.mean()), rel_tol=1e-10)
+
+
+def test_dsm_unbiased_within_mc_error():
+    net = MLP(3, width=16, depth=2, seed=4, dtype=F64)
+    x = _x(500, seed=2)
+    exact = ism_loss_exact(net, x).item()
+    g = torch.Generator().manual_seed(11)
+    vals = torch.tensor([dsm_loss(net, x, alpha=1e-3, generator=g).item() for _ in range(200)], dtype=F64)
+    se = float(vals.std()) / math.sqrt(len(vals))
+    assert abs(float(vals.mean()) - exact) < 4 * se + 1e-4  # O(alpha^2) bias ~ 1e-6
+    # affine score: the antithetic difference is exact for every alpha, per noise draw up to the zeta.A.zeta noise
+    A = torch.tensor([[1.0, 0.2, 0.0], [0.0, 0.5, 0.1], [0.3, 0.0, 2.0]], dtype=F64)
+    aff = lambda v: v @ A.T  # noqa: E731
+    vals = torch.tensor([dsm_loss(aff, x, alpha=0.4, generator=g).item() for _ in range(200)], dtype=F64)
+    se = float(vals.std()) / math.sqrt(len(vals))
+    assert abs(float(vals.mean()) - ism_loss_exact(aff, x).item()) < 4 * se
+
+
+def test_dsm_bias_is_second_order_in_alpha():
+    net = MLP(3, width=16, depth=2, activation="tanh", seed=6, dtype=F64)  # smooth (softsign has a kink in s'')
+    x = _x(300, seed=3)
+    zeta = draw_noise(x.repeat(200, 1), torch.Generator().manual_seed(0))
+    xr = x.repeat(200, 1)
+    exact = ism_loss_exact(net, xr).item()
+    # the same noise for every alpha: the MC noise of the alpha -> 0 limit cancels in the differences
+    lim = dsm_loss_from_noise(net, xr, zeta, 1e-4).item()
+    b1 = dsm_loss_from_noise(net, xr, zeta, 0.2).item() - lim
+    b2 = dsm_loss_from_noise(net, xr, zeta, 0.1).item() - lim
+    assert 3.0 < b1 / b2 < 5.0  # O(alpha^2)
+    assert abs(lim - exact) < 0.2  # MC error of the finite-difference estimator itself
+
+
+def test_hutchinson_unbiased_within_mc_error():
+    net = MLP(3, width=16, depth=2, seed=4, dtype=F64)
+    x = _x(500, seed=2)
+    exact = ism_loss_exact(net, x).item()
+    g = torch.Generator().manual_seed(3)
+    for probe in ("rademacher", "gaussian"):
+        vals = torch.tensor([ism_loss_hutchinson(net, x, generator=g, probe=probe).item() for _ in range(100)],
+                            dtype=F64)
+        se = float(vals.std()) / math.sqrt(len(vals))
+        assert abs(float(vals.mean()) - exact) < 4 * se
+    many = ism_loss_hutchinson(net, x, generator=g, n_probes=64).item()
+    assert abs(many - exact) < 0.05 * abs(exact) + 0.05
+
+
+def test_losses_reproducible_and_differentiable():
+    net = MLP(3, width=8, depth=1, seed=0, dtype=F64)
+    x = _x(64)
+    a = dsm_loss(net, x, generator=torch.Generator().manual_seed(5))
+    b = dsm_loss(net, x, generator=torch.Generator().manual_seed(5))
+    z = draw_noise(x, torch.Generator().manual_seed(5))
+    assert a.item() == b.item() == dsm_loss_from_noise(net, x, z, 0.4).item()
+    for loss in (a, ism_loss_exact(net, x), ism_loss_hutchinson(net, x, generator=torch.Generator().manual_seed(1))):
+        grads = torch.autograd.grad(loss, list(net.parameters()))
+        assert all(torch.isfinite(gr).all() for gr in grads) and any(float(gr.abs().sum()) > 0 for gr in grads)
+    assert draw_noise(x.float(), None).dtype == torch.float32
+
+
+def test_losses_bad_input():
+    net = MLP(3, width=8, depth=1, dtype=F64)
+    x = _x(10)
+    with pytest.raises(ValueError, match="alpha"):
+        dsm_loss(net, x, alpha=0.0)
+    with pytest.raises(ValueError, match="n_probes"):
+        ism_loss_hutchinson(net, x, n_probes=0)
+    with pytest.raises(ValueError, match="probe"):
+        ism_loss_hutchinson(net, x, probe="uniform")
+    with pytest.raises(TypeError, match="generator"):
+        dsm_loss(net, x, generator=5)
+    with pytest.raises(TypeError, match="net"):
+        ism_loss_exact("net", x)
+    with pytest.raises(ValueError, match="x"):
+        ism_loss_exact(net, x[:, 0])
+    with pytest.raises(ValueError, match="x"):
+        dsm_loss(net, torch.full((4, 3), float("nan"), dtype=F64))
+    with pytest.raises(TypeError, match="x"):
+        divergence(net, x.to(torch.int64))

@@ -1,0 +1,373 @@
+"""Score methods: exact, blob (accuracy on 3-D BKW, formula, stability) and neural SBTM (fit, tracking, API)."""
+
+import copy
+import math
+import warnings
+
+import pytest
+import torch
+
+from landau_lite.problems import get_problem
+from landau_lite.scores import (BlobScore, ExactScore, NeuralScore, ScoreMethod, blob_bandwidth, blob_score,
+                                make_score)
+
+F64, F32 = torch.float64, torch.float32
+torch.set_num_threads(1)
+
+
+class _NoFallback(warnings.catch_warnings):
+    """Fail if landau_lite warns that it fell back from torch.compile to eager."""
+
+    def __init__(self):
+        super().__init__(record=True)
+
+    def __enter__(self):
+        self.log = super().__enter__()
+        warnings.simplefilter("always")
+        return self.log
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        bad = [str(w.message) for w in self.log if "back to" in str(w.message) or "falling back" in str(w.message)]
+        assert not bad, bad
+
+
+def _rel(s, s_true):
+    """Relative L2 (Fisher) error sum |s - s*|^2 / sum |s*|^2."""
+    return float(((s - s_true) ** 2).sum() / (s_true ** 2).sum())
+
+
+@pytest.fixture(scope="module")
+def bkw():
+    return get_problem("bkw3")
+
+
+def _sample(problem, n, seed, dtype=F64):
+    return problem.sample(n, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def _bkw_velocity(problem, x, t):
+    r"""Exact mean-field velocity for 3-D BKW (gamma = 0, unit mass, zero mean, covariance I):
+    :math:`\bar a(v) = C((|v|^2+d-1)I - vv^T)`, :math:`\bar b(v) = C(1-d)v`, and the score is radial, so
+    :math:`U = -\bar a\nabla\log f + \bar b = -C(d-1)(\nabla\log f + v)`."""
+    return -problem.C * (problem.d - 1) * (problem.score(x, t) + x)
+
+
+# ---------------------------------------------------------------------------------------------- exact
+def test_exact_score(bkw):
+    x = _sample(bkw, 50, 0)
+    sc = ExactScore(bkw)
+    assert isinstance(sc, ScoreMethod) and sc.name == "exact" and sc.last_loss is None
+    with pytest.raises(RuntimeError):
+        sc(x)
+    sc.initialize(x, bkw.t0)
+    assert torch.equal(sc(x), bkw.score(x, bkw.t0))
+    s = sc.update(x, 7.0)
+    assert torch.equal(s, bkw.score(x, 7.0)) and torch.equal(sc(x[:3]), bkw.score(x[:3], 7.0))
+    with pytest.raises(TypeError, match="problem"):
+        ExactScore(None)
+    with pytest.raises(TypeError, match="problem"):
+        ExactScore(object())
+    with pytest.raises(ValueError, match="x"):
+        sc.update(x[:, :2], 7.0)
+    with pytest.raises(ValueError, match="x"):
+        sc.update(torch.full_like(x, float("nan")), 7.0)
+    with pytest.raises(TypeError, match="t"):
+        sc.update(x, "7")
+
+
+# ----------------------------------------------------------------------------------------------- blob
+def _blob_naive(x, v, eps):
+    """The CHWW formula written literally with psi_eps and its gradient (N x N x d broadcast; test oracle)."""
+    d = x.shape[1]
+    psi = lambda z: (math.pi * eps) ** (-d / 2) * torch.exp(-(z ** 2).sum(-1) / eps)  # noqa: E731
+    z_vx = v[:, None, :] - x[None, :, :]                      # (M, N, d)
+    grad = -2.0 / eps * z_vx * psi(z_vx)[..., None]           # grad psi(v - x_l)
+    den_v = psi(z_vx).mean(1)                                 # (1/N) sum_k psi(v - x_k)
+    den_l = psi(x[:, None, :] - x[None, :, :]).mean(1)        # (1/N) sum_k psi(x_l - x_k)
+    return (grad.mean(1) / den_v[:, None]) + (grad / den_l[None, :, None]).mean(1)
+
+
+def test_blob_matches_literal_formula():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 3, generator=g, dtype=F64) * torch.tensor([1.0, 0.6, 1.4], dtype=F64) + 0.7
+    v = torch.randn(40, 3, generator=g, dtype=F64) * 2
+    for eps in (0.05, 0.4):
+        assert torch.allclose(blob_score(x, epsilon=eps), _blob_naive(x, x, eps), rtol=1e-10, atol=1e-10)
+        assert torch.allclose(blob_score(x, v, epsilon=eps), _blob_naive(x, v, eps), rtol=1e-10, atol=1e-10)
+
+
+def test_blob_bkw3_relative_fisher_error(bkw):
+    # measured with the "auto" bandwidth (eps ~ 0.45-0.47) at N = 2000, seeds 0/1/2: 0.082, 0.094, 0.083
+    x = _sample(bkw, 2000, 0)
+    sc = BlobScore()
+    sc.initialize(x, bkw.t0, bkw)
+    s = sc.update(x, bkw.t0)
+    assert sc.name == "blob" and 0.4 < sc.epsilon < 0.5
+    err = _rel(s, bkw.score(x, bkw.t0))
+    assert err < 0.15
+    # the second (de-biasing) term matters: the plain KDE score grad log(f^N * psi) is clearly worse
+    y = x - x.mean(0)
+    d2 = torch.cdist(y, y) ** 2
+    p = torch.softmax(-d2 / sc.epsilon, dim=1)
+    kde = -2.0 / sc.epsilon * (y - p @ y)
+    assert _rel(kde, bkw.score(x, bkw.t0)) > 1.5 * err
+
+
+def test_blob_properties():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(400, 3, generator=g, dtype=F64)
+    s = blob_score(x, epsilon=0.3)
+    # the pair sum is antisymmetric: sum_i F_i = 0 (translation invariance of the regularised entropy)
+    assert float(s.sum(0).abs().max()) < 1e-12 * float(s.abs().sum())
+    assert torch.allclose(blob_score(x, epsilon=0.3, chunk_size=7), s, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(blob_score(x + 5.0, epsilon=0.3), s, rtol=1e-9, atol=1e-9)  # translation invariant
+    s32 = blob_score(x.float(), epsilon=0.3)
+    assert s32.dtype == F32 and float((s32.double() - s).abs().max()) < 1e-4 * float(s.abs().max())
+    sc = BlobScore(0.3, chunk_size=64)
+    sc.initialize(x, 0.0)
+    assert torch.allclose(sc(x[:5]), s[:5], rtol=1e-12, atol=1e-12)  # usable right after initialize
+    u = sc.update(x, 0.1)
+    assert torch.allclose(sc(x), u, rtol=1e-12, atol=1e-12)
+    far = sc(torch.tensor([[40.0, 0.0, 0.0], [1e4, -1e4, 3.0]], dtype=F64))
+    assert bool(torch.isfinite(far).all()) and float(far[0, 0]) < 0  # log-sum-exp: no 0/0 far away
+    assert sc.history[-1]["epsilon"] == 0.3 and sc.last_loss is None
+
+
+def test_blob_bandwidth_rules():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(1000, 3, generator=g, dtype=F64) * 2.0
+    eps = blob_bandwidth(x)
+    assert math.isclose(eps, 4 * float(torch.linalg.det(torch.cov(x.T))) ** (1 / 3) * 1000 ** (-2 / 7), rel_tol=1e-9)
+    auto = BlobScore()
+    auto.initialize(x, 0.0)
+    assert auto.epsilon == eps
+    auto.update(x / 2, 0.1)
+    assert auto.epsilon == eps  # fixed at initialize
+    rec = BlobScore("auto", recompute=True)
+    rec.initialize(x, 0.0)
+    rec.update(x / 2, 0.1)
+    assert math.isclose(rec.epsilon, eps / 4, rel_tol=1e-9)
+    fn = BlobScore(lambda y: 0.1 * float(y.var()))
+    fn.initialize(x, 0.0)
+    assert math.isclose(fn.epsilon, 0.1 * float(x.var()), rel_tol=1e-12)
+
+
+def test_blob_compiled_matches_chunked():
+    # one fused torch.compile kernel pair (log-normalisers + score); compile time dominates this test
+    x = torch.randn(300, 3, generator=torch.Generator().manual_seed(3), dtype=F64)
+    with _NoFallback():  # the compiled path must not silently fall back here
+        a = blob_score(x, epsilon=0.25, backend="compiled")
+    assert torch.allclose(a, blob_score(x, epsilon=0.25, backend="chunked"), rtol=1e-10, atol=1e-10)
+
+
+def test_blob_bad_input():
+    x = torch.randn(20, 3, dtype=F64)
+    for bad, exc in [("scott", ValueError), (-1.0, ValueError), (0.0, ValueError), (True, TypeError)]:
+        with pytest.raises(exc, match="epsilon"):
+            BlobScore(bad)
+    with pytest.raises(ValueError, match="chunk_size"):
+        BlobScore(chunk_size=0)
+    with pytest.raises(ValueError, match="backend"):
+        BlobScore(backend="keops")
+    sc = BlobScore(0.3)
+    with pytest.raises(RuntimeError):
+        sc(x)
+    with pytest.raises(ValueError, match="x"):
+        sc.update(x[:, :1], 0.0)
+    with pytest.raises(ValueError, match="x"):
+        sc.update(torch.full_like(x, float("inf")), 0.0)
+    with pytest.raises(ValueError, match="x"):
+        sc.update(x.to(torch.int64), 0.0)
+    sc.update(x, 0.0)
+    with pytest.raises(ValueError, match="v"):
+        sc(x.float())
+    with pytest.raises(ValueError, match="v"):
+        sc(torch.zeros(3, 2, dtype=F64))
+    with pytest.raises(ValueError, match="epsilon"):
+        blob_score(x, epsilon=-1.0)
+    with pytest.raises(ValueError, match="epsilon"):
+        BlobScore(lambda y: -1.0).initialize(x, 0.0)
+
+
+# --------------------------------------------------------------------------------------------- neural
+@pytest.fixture(scope="module")
+def fitted(bkw):
+    """NeuralScore (default MLP 3-100-100-3, softsign) fitted to the BKW score at t0 on N = 1000 particles."""
+    x0 = _sample(bkw, 1000, 0, F32)
+    sc = NeuralScore(3, init_lr=3e-3, init_steps=1000, compile=False, seed=0)
+    sc.initialize(x0, bkw.t0, bkw)
+    return sc, x0
+
+
+def test_neural_initial_fit(fitted, bkw):
+    # measured: relative L2 (sum|s - s*|^2 / sum|s*|^2) 2.4e-3 at the particles, 4.3e-3 on fresh samples
+    sc, x0 = fitted
+    assert sc.name == "sbtm" and sc.net.dtype == F32
+    assert sc.init_loss < 1e-2
+    assert _rel(sc.update.__self__(x0), bkw.score(x0, bkw.t0)) < 1e-2  # __call__ at the particles
+    xt = _sample(bkw, 5000, 9, F32)
+    assert _rel(sc(xt), bkw.score(xt, bkw.t0)) < 1e-2
+    h = sc.history[0]
+    assert h["phase"] == "init" and h["steps"] == 1000 and math.isclose(h["loss"], sc.init_loss)
+
+
+def test_neural_tracks_bkw_with_exact_particle_motion(fitted, bkw):
+    # five steps dt = 0.1 from t0 = 6 with the exact mean-field velocity; DSM, 25 Adam steps (lr 4e-4) per update.
+    # measured relative L2 error after each update: 0.017, 0.028, 0.032, 0.042, 0.043 (N = 1000; the error grows
+    # because score matching on 1000 particles slowly overfits them); s*(6) vs s*(6.5) differ by 0.010.
+    sc, x0 = fitted
+    sc = copy.deepcopy(sc)
+    x, t, dt = x0.clone(), bkw.t0, 0.1
+    errs = []
+    for _ in range(5):
+        x = x + dt * _bkw_velocity(bkw, x, t)
+        t += dt
+        s = sc.update(x, t)
+        errs.append(_rel(s, bkw.score(x, t)))
+        assert sc.last_loss is not None and math.isfinite(sc.last_loss)
+    assert max(errs) < 0.1, errs
+    assert [h["phase"] for h in sc.history[-5:]] == ["update"] * 5
+    assert math.isclose(sc.history[-1]["t"], t) and sc.history[-1]["steps"] == 25
+    assert sc.last_loss < 0  # E|s|^2 + 2 div s = Fisher error - E|grad log f|^2 < 0 for a good score
+    assert torch.equal(sc(x), s)
+
+
+class _Gauss:
+    d = 3
+
+    def score(self, v, t):
+        return -v / 1.5
+
+
+def test_neural_losses_batches_and_early_stop():
+    x = torch.randn(200, 3, generator=torch.Generator().manual_seed(0), dtype=F64) * math.sqrt(1.5)
+    for loss in ("dsm", "ism", "hutchinson"):
+        sc = NeuralScore(3, width=16, loss=loss, init_steps=400, init_tol=1e-2, init_lr=1e-2, steps_per_update=3,
+                         batch_size=64, compile=False)
+        sc.initialize(x, 0.0, _Gauss())
+        assert sc.history[0]["steps"] < 400 and sc.init_loss < 2e-2  # stopped at init_tol
+        s = sc.update(x, 0.1)
+        assert s.shape == x.shape and s.dtype == F64 and not s.requires_grad
+        assert math.isfinite(sc.last_loss)
+    zero = NeuralScore(3, width=8, init_steps=0, steps_per_update=0)
+    zero.initialize(x, 0.0, s0=-x)
+    zero.update(x, 0.1)
+    assert zero.last_loss is None and zero.history[0]["steps"] == 0
+
+
+def test_neural_reproducible():
+    x = torch.randn(150, 3, generator=torch.Generator().manual_seed(1), dtype=F64)
+
+    def run(seed):
+        sc = NeuralScore(3, width=16, init_steps=30, steps_per_update=4, seed=seed, compile=False)
+        sc.initialize(x, 0.0, _Gauss())
+        sc.update(x, 0.1)
+        return sc.update(x * 1.01, 0.2)
+
+    assert torch.equal(run(3), run(3))
+    assert not torch.equal(run(3), run(4))
+
+
+def test_neural_dtype_device_override():
+    x = torch.randn(64, 3, dtype=F64)
+    sc = NeuralScore(3, width=8, init_steps=5, steps_per_update=1, dtype=F32, device="cpu")
+    sc.initialize(x, 0.0, _Gauss())
+    assert sc.net.dtype == F32
+    assert sc.update(x.float(), 0.1).dtype == F32
+    with pytest.raises(ValueError, match="dtype"):
+        sc.update(x, 0.2)
+
+
+def test_neural_compile_matches_eager():
+    x = torch.randn(128, 3, generator=torch.Generator().manual_seed(2), dtype=F64)
+    outs = []
+    for comp in (False, True):
+        sc = NeuralScore(3, width=16, loss="ism", init_steps=0, steps_per_update=3, compile=comp, seed=1)
+        sc.initialize(x, 0.0, _Gauss())
+        with _NoFallback():
+            sc.update(x, 0.1)
+            outs.append(sc.update(x, 0.2))
+    assert torch.allclose(outs[0], outs[1], rtol=1e-9, atol=1e-9)
+
+
+def test_neural_compile_failure_falls_back_once(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    x = torch.randn(64, 3, dtype=F64)
+    sc = NeuralScore(3, width=8, init_steps=2, steps_per_update=2, compile=True)
+    with pytest.warns(RuntimeWarning, match="eager"):
+        sc.initialize(x, 0.0, _Gauss())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # warned once, at the first failure only
+        assert bool(torch.isfinite(sc.update(x, 0.1)).all())
+
+
+def test_neural_copy_trains_its_own_network(monkeypatch):
+    # cached compiled losses close over the network; a deep copy must not keep training the original
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)  # "compile" = identity: exercises the cache
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(4), dtype=F64)
+    sc = NeuralScore(3, width=8, loss="dsm", init_steps=2, steps_per_update=2, compile=True)
+    sc.initialize(x, 0.0, _Gauss())
+    sc.update(x, 0.1)
+    assert sc._compiled
+    twin = copy.deepcopy(sc)
+    before = [p.detach().clone() for p in sc.net.parameters()]
+    twin_before = [p.detach().clone() for p in twin.net.parameters()]
+    twin.update(x, 0.2)
+    assert all(torch.equal(a, b) for a, b in zip(before, sc.net.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(twin_before, twin.net.parameters()))
+
+
+@pytest.mark.parametrize("kw, exc, word", [
+    ({"d": 1}, ValueError, "d"), ({"width": 0}, ValueError, "width"), ({"depth": -1}, ValueError, "depth"),
+    ({"activation": "relu"}, ValueError, "activation"), ({"loss": "sm"}, ValueError, "loss"),
+    ({"steps_per_update": -1}, ValueError, "steps_per_update"), ({"steps_per_update": 2.5}, TypeError, "steps"),
+    ({"lr": 0.0}, ValueError, "lr"), ({"lr": "big"}, TypeError, "lr"), ({"init_steps": -1}, ValueError, "init_steps"),
+    ({"init_tol": -1e-4}, ValueError, "init_tol"), ({"init_lr": 0}, ValueError, "init_lr"),
+    ({"dsm_alpha": 0.0}, ValueError, "dsm_alpha"), ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"compile": "yes"}, ValueError, "compile"), ({"seed": 1.5}, TypeError, "seed"),
+    ({"dtype": torch.float16}, TypeError, "dtype"),
+])
+def test_neural_bad_arguments(kw, exc, word):
+    with pytest.raises(exc, match=word):
+        NeuralScore(**{"d": 3, **kw})
+
+
+def test_neural_bad_update_input():
+    x = torch.randn(32, 3, dtype=F64)
+    sc = NeuralScore(3, width=8, init_steps=1, steps_per_update=1)
+    with pytest.raises(RuntimeError):
+        sc.update(x, 0.0)
+    with pytest.raises(RuntimeError):
+        sc(x)
+    with pytest.raises(TypeError, match="problem"):
+        sc.initialize(x, 0.0)
+    sc.initialize(x, 0.0, _Gauss())
+    for bad in (x[:, :2], x[None], x.float(), x.to(torch.int32), torch.full_like(x, float("nan"))):
+        with pytest.raises(ValueError, match="x"):
+            sc.update(bad, 0.1)
+    with pytest.raises(TypeError, match="x"):
+        sc.update(x.numpy(), 0.1)
+    with pytest.raises(ValueError, match="s0"):
+        sc.initialize(x, 0.0, s0=x[:5])
+
+
+# ------------------------------------------------------------------------------------------- factory
+def test_make_score(bkw):
+    assert isinstance(make_score("exact", bkw), ExactScore)
+    blob = make_score("blob", epsilon=0.2, chunk_size=16)
+    assert isinstance(blob, BlobScore) and blob.epsilon == 0.2 and blob.chunk_size == 16
+    nn_ = make_score("sbtm", bkw, width=32, loss="ism")
+    assert isinstance(nn_, NeuralScore) and nn_.d == 3 and nn_.width == 32 and nn_.loss == "ism"
+    assert isinstance(make_score("neural", d=2), NeuralScore)
+    with pytest.raises(ValueError, match="name"):
+        make_score("kde")
+    with pytest.raises(TypeError, match="problem"):
+        make_score("exact")
+    with pytest.raises(TypeError, match="d="):
+        make_score("sbtm")
+    with pytest.raises(ValueError, match="width"):
+        make_score("sbtm", bkw, width=0)
