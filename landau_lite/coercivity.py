@@ -66,6 +66,11 @@ def radial_collision_eigenvalues(r: torch.Tensor, profile: Callable[[torch.Tenso
     Each integral is split at :math:`\rho=\min(r, r_{\max})` (the integrand has a kink at :math:`\rho = r`) and done
     by composite Gauss–Legendre; :math:`\phi` is assumed negligible beyond ``r_max``.
 
+    See also :func:`landau_lite.radial.radial_collision_coefficients`: the same eigenvalues (and the drift) from
+    *values on a shell grid*, second order in the shell width, which the radial solver needs; this function takes
+    the profile as a function and is accurate to near machine precision (``tests/test_radial.py`` checks that the
+    two agree).
+
     Args:
         r: radii :math:`\ge0`, shape ``(M,)``, float32/float64.
         profile: :math:`\rho\mapsto\phi(\rho)`, called on a 1-D tensor of radii (dtype/device of ``r``).

@@ -514,9 +514,10 @@ def _gaussian_args(mean: object, cov: object, name_m: str, name_c: str) -> tuple
     check_finite_tensor(mean, name_m)
     check_finite_tensor(cov, name_c)
     tol = 1e-10 if cov.dtype == torch.float64 else 1e-5
-    if float((cov - cov.T).abs().max()) > tol * max(1.0, float(cov.abs().max())):
+    c = cov.detach()      # the checks read values only: no autograd graph, no warning under requires_grad
+    if float((c - c.T).abs().max()) > tol * max(1.0, float(c.abs().max())):
         raise ValueError(f"{name_c} must be symmetric")
-    if float(torch.linalg.eigvalsh(0.5 * (cov + cov.T)).min()) <= 0.0:
+    if float(torch.linalg.eigvalsh(0.5 * (c + c.T)).min()) <= 0.0:
         raise ValueError(f"{name_c} must be positive definite")
     return mean, 0.5 * (cov + cov.T)
 
@@ -673,14 +674,14 @@ def pinsker_ratios(f: Density, g: Density, quad: Quadrature, *, kl: object = Non
     if kl is None:
         kl_t = kl_divergence(f, g, quad, log_densities=log_densities)
     else:
-        kl_t = torch.as_tensor(check_positive(float(kl) if isinstance(kl, torch.Tensor) else kl, "kl"),
+        kl_t = torch.as_tensor(check_positive(float(kl.detach()) if isinstance(kl, torch.Tensor) else kl, "kl"),
                                dtype=fv.dtype, device=fv.device)
     if not bool(kl_t > 0):
-        raise ValueError(f"KL(f||g) must be > 0 for the ratios to be defined, got {float(kl_t):.3g}")
+        raise ValueError(f"KL(f||g) must be > 0 for the ratios to be defined, got {float(kl_t.detach()):.3g}")
     if sup is None:
         sup_t = torch.maximum(fv.abs().max(), gv.abs().max())
     else:
-        sup_t = torch.as_tensor(check_positive(float(sup) if isinstance(sup, torch.Tensor) else sup, "sup"),
+        sup_t = torch.as_tensor(check_positive(float(sup.detach()) if isinstance(sup, torch.Tensor) else sup, "sup"),
                                 dtype=fv.dtype, device=fv.device)
     diff = (fv - gv).abs()
     l1 = quad.integrate(diff)
@@ -718,12 +719,12 @@ def perturbation_limits(f: Density, h: Density, quad: Quadrature, *, sup: object
         raise ValueError("h must not vanish f-almost everywhere (int f h^2 > 0)")
     mean = quad.integrate(fv * hv)
     scale = quad.integrate(fv * hv.abs())
-    if float(mean.abs()) > 1e-6 * max(float(scale), 1e-300):
+    if float(mean.detach().abs()) > 1e-6 * max(float(scale.detach()), 1e-300):
         raise ValueError(f"h must have zero mean under f (int f h = 0) for g = f(1 + eps h) to be a density; "
-                         f"got {float(mean):.3g}")
+                         f"got {float(mean.detach()):.3g}")
     if sup is None:
         sup_t = fv.abs().max()
     else:
-        sup_t = torch.as_tensor(check_positive(float(sup) if isinstance(sup, torch.Tensor) else sup, "sup"),
+        sup_t = torch.as_tensor(check_positive(float(sup.detach()) if isinstance(sup, torch.Tensor) else sup, "sup"),
                                 dtype=fv.dtype, device=fv.device)
     return scale * scale / m2, quad.integrate(fv * fv * hv * hv) / (sup_t * m2)

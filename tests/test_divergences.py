@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -115,6 +116,22 @@ def test_gaussian_closed_forms_simple_values():
     assert float(dv.gaussian_l2_distance(z, one, z, one)) == 0.0
     S = torch.diag(torch.tensor([1.0, 1e-4, 1e-4], dtype=F64))
     assert abs(float(dv.gaussian_entropy(S)) - (-1.5 * math.log(2 * math.pi * math.e) - math.log(1e-4))) < 1e-12
+
+
+def test_gaussian_closed_forms_under_autograd_without_warnings():
+    """The input checks read detached values: no 'requires_grad to scalar' warning, gradients still flow."""
+    s = torch.tensor([[2.0]], dtype=F64, requires_grad=True)
+    m = torch.tensor([0.5], dtype=F64, requires_grad=True)
+    z, one = torch.zeros(1, dtype=F64), torch.ones(1, 1, dtype=F64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kl = dv.gaussian_kl(m, s, z, one)             # (1/2)(s - 1 - log s + m^2)
+        kl.backward()
+        H = dv.gaussian_entropy(s)
+    assert float(kl.detach()) == pytest.approx(0.5 * (2.0 - 1.0 - math.log(2.0) + 0.25), rel=1e-14)
+    assert float(s.grad) == pytest.approx(0.5 * (1.0 - 0.5), rel=1e-14)
+    assert float(m.grad) == pytest.approx(0.5, rel=1e-14)
+    assert H.requires_grad
 
 
 def test_kl_underflow_needs_log_densities():

@@ -1,4 +1,4 @@
-"""Tests of landau_lite.stability: estimators, Gaussian KL identity, Lemma 3.3 terms, Grönwall, radial solver."""
+"""Tests of landau_lite.stability: estimators, Gaussian KL identity, Lemma 3.3 terms, Grönwall (radial solver: test_radial.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import torch
 
 from landau_lite import stability as st
 from landau_lite.divergences import gaussian_kl, radial_quadrature
-from landau_lite.closed_forms import coercivity_constant_maxwellian, maxwellian_drift, maxwellian_lambdas
 from landau_lite.grid import Grid
-from landau_lite.problems import BKW, GaussianMixture, Maxwellian
+from landau_lite.problems import GaussianMixture, Maxwellian
 
 torch.set_num_threads(1)
 F64 = torch.float64
@@ -280,114 +279,6 @@ def test_gronwall_bounds():
         st.kl_gronwall_bound(t.flip(0), 0.1, K)
     with pytest.raises(ValueError):
         st.kl_gronwall_bound(t, 0.0, K, log=True)
-
-
-# ----------------------------------------------------------------------------------------------
-# radial grid, coefficients and solver
-# ----------------------------------------------------------------------------------------------
-
-def test_radial_grid_basics():
-    g = st.RadialGrid(R=3.0, n=30)
-    assert float(g.volumes().sum()) == pytest.approx(4 * math.pi * 27 / 3)
-    r = g.centres()
-    s = g.score(gauss3(r))
-    assert torch.allclose(s[1:-1], -r[1:-1], atol=1e-12)      # log f is quadratic: central differences exact
-    with pytest.raises(ValueError, match="shape"):
-        g.integrate(torch.ones(29, dtype=F64))
-    with pytest.raises(ValueError):
-        st.RadialGrid(R=-1.0, n=10)
-
-
-def test_radial_coefficients_match_maxwellian_closed_forms():
-    g = st.RadialGrid(10.0, 1000)
-    r = g.centres()
-    for T in (0.5, 1.0):
-        lp, lq, b = st.radial_collision_coefficients(gauss3(r, T), g, gamma=-3.0, C=2.0)
-        ep, eq = maxwellian_lambdas(r, T, C=2.0)
-        sel = r < 5
-        assert torch.allclose(lp[sel], ep[sel], rtol=1e-3)
-        assert torch.allclose(lq[sel], eq[sel], rtol=1e-3)
-        bex = maxwellian_drift(torch.stack([r, 0 * r, 0 * r], 1), T, C=2.0)[:, 0]
-        assert float((b - bex)[sel].abs().max()) < 1e-3 * float(bex.abs().max())
-    # Maxwell molecules: lambda_par = 2 C E / 3, lambda_perp = C (r^2 + 2E/3), b = -2 C r (unit mass)
-    lp, lq, b = st.radial_collision_coefficients(gauss3(r), g, gamma=0.0, C=1.0)
-    assert torch.allclose(lp, torch.full_like(r, 2.0), rtol=1e-4)
-    assert torch.allclose(lq, r * r + 2.0, rtol=1e-4)
-    assert torch.allclose(b, -2.0 * r, rtol=1e-4)
-    with pytest.raises(ValueError, match="gamma"):
-        st.radial_collision_coefficients(gauss3(r), g, gamma=-2.0, C=1.0)
-
-
-def test_radial_coercivity_constant():
-    g = st.RadialGrid(12.0, 2400)
-    r = g.centres()
-    for T in (0.1, 1.0, 2.0):
-        c = float(st.radial_coercivity_constant(gauss3(r, T), g, gamma=-3.0, C=1.0))
-        assert c == pytest.approx(coercivity_constant_maxwellian(T), rel=2e-3)
-    assert float(st.radial_coercivity_constant(gauss3(r), g, gamma=0.0, C=1.0)) == pytest.approx(2.0, rel=1e-4)
-
-
-@pytest.mark.parametrize("method, tol", [("bdf2", 1e-3), ("euler", 1e-2)])
-def test_radial_solver_reproduces_bkw(method, tol):
-    p = BKW(3, C=1.0, t0=0.25)
-    g = st.RadialGrid(10.0, 200)
-    r = g.centres()
-    v = torch.stack([r, 0 * r, 0 * r], 1)
-    f0 = p.density(v, 0.25)
-    times = [0.0, 0.2, 1.0, 3.0]
-    run = st.solve_radial_landau(f0, g, gamma=0.0, C=1.0, times=times, dt=0.005, method=method)
-    assert run.f.shape == (4, 200) and run.f.dtype == F64
-    for k, t in enumerate(times):
-        ex = p.density(v, 0.25 + t)
-        assert float((run.f[k] - ex).abs().max() / ex.max()) < tol
-    mass = g.integrate(run.f)
-    assert float((mass - mass[0]).abs().max()) < 1e-13
-    assert bool((run.f >= 0).all())
-
-
-def test_radial_solver_second_order_in_space():
-    p = BKW(3, C=1.0, t0=0.25)
-    errs = []
-    for n in (100, 200):
-        g = st.RadialGrid(10.0, n)
-        r = g.centres()
-        v = torch.stack([r, 0 * r, 0 * r], 1)
-        run = st.solve_radial_landau(p.density(v, 0.25), g, gamma=0.0, C=1.0, times=[0.0, 0.5], dt=0.0025)
-        ex = p.density(v, 0.75)
-        errs.append(float((run.f[-1] - ex).abs().max() / ex.max()))
-    assert errs[0] / errs[1] > 3.0
-
-
-def test_radial_solver_coulomb_maxwellian_and_validation():
-    g = st.RadialGrid(8.0, 200)
-    r = g.centres()
-    M = gauss3(r)
-    run = st.solve_radial_landau(M.float(), g, gamma=-3.0, C=1.0, times=torch.tensor([0.0, 1.0]), dt=0.05)
-    assert run.f.dtype == torch.float32
-    assert float((run.f[-1].double() - M).abs().max() / M.max()) < 1e-3
-    with pytest.raises(ValueError, match="gamma"):
-        st.solve_radial_landau(M, g, gamma=-1.0, C=1.0, times=[1.0], dt=0.1)
-    with pytest.raises(ValueError, match="increasing"):
-        st.solve_radial_landau(M, g, gamma=-3.0, C=1.0, times=[1.0, 0.5], dt=0.1)
-    with pytest.raises(ValueError, match=">= 0"):
-        st.solve_radial_landau(-M, g, gamma=-3.0, C=1.0, times=[1.0], dt=0.1)
-    with pytest.raises(ValueError, match="method"):
-        st.solve_radial_landau(M, g, gamma=-3.0, C=1.0, times=[1.0], dt=0.1, method="rk4")
-    with pytest.raises(ValueError, match="dt"):
-        st.solve_radial_landau(M, g, gamma=-3.0, C=1.0, times=[1.0], dt=0.0)
-
-
-def test_radial_key_terms_identity_and_inequalities():
-    g = st.RadialGrid(10.0, 300)
-    r = g.centres()
-    v = torch.stack([r, 0 * r, 0 * r], 1)
-    f = BKW(3, C=1.0, t0=0.25).density(v, 0.25)
-    h = gauss3(r, 1.0)
-    terms = st.radial_key_terms(f, h, g, gamma=-3.0, C=1.0)
-    assert float(terms["direct"]) == pytest.approx(float(terms["coercive"] + terms["cross"]), rel=1e-12)
-    assert float(terms["direct"]) <= float(terms["bound_c"])
-    assert float(terms["coercive"]) < 0 < float(terms["kl"])
-    assert float(terms["c"]) == pytest.approx(coercivity_constant_maxwellian(1.0), rel=2e-3)
 
 
 # ----------------------------------------------------------------------------------------------
