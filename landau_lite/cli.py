@@ -18,6 +18,7 @@ Exit codes: 0 success, 1 the run stopped on a non-finite value (the partial run 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an integer K records every K steps; a decimal number records every that much time "
                           "(default 1)")
     run.add_argument("--backend", default="auto", choices=BACKENDS, help="velocity backend (default auto)")
+    run.add_argument("--score-opt", dest="score_opts", action="append", default=[], metavar="KEY=VALUE",
+                     help="an option of the score method (repeatable), e.g. --score-opt width=32 --score-opt "
+                          "loss=ism; a value is read as JSON (numbers, true/false) or else as a string")
     run.add_argument("--out", default=None, help="output file, .json (time series) or .pt (everything)")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     run.set_defaults(subparser=run)
@@ -132,11 +136,20 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         run_parser.error(f"argument --out: must end with .json or .pt, got {args.out!r}")
     if args.n < 2:
         run_parser.error(f"argument --n: must be >= 2, got {args.n}")
+    score_kwargs = {}
+    for item in args.score_opts:
+        key, sep, text = item.partition("=")
+        if not sep or not key.isidentifier():
+            run_parser.error(f"argument --score-opt: expected KEY=VALUE, got {item!r}")
+        try:
+            score_kwargs[key] = json.loads(text)
+        except json.JSONDecodeError:
+            score_kwargs[key] = text
     try:
         setup = _prepare(args.problem, args.score, n=args.n, dt=args.dt, t_end=args.t_end, t0=args.t0,
                          method=args.method, seed=args.seed, device=args.device, dtype=args.dtype,
                          record_every=args.record_every, snapshot_times=(), backend=args.backend,
-                         progress=args.progress, x0=None, score_kwargs=None, callback=None)
+                         progress=args.progress, x0=None, score_kwargs=score_kwargs or None, callback=None)
     except (ValueError, TypeError) as exc:
         run_parser.error(str(exc))
     code = 0

@@ -59,6 +59,7 @@ import torch
 
 from ._checks import check_choice, check_int, check_particles, check_positive, check_real
 from .device import pick_device
+from .certificate import pair_weighted_loss
 from .velocity import BACKENDS, velocity
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,7 +69,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "euler_step",
     "heun_step",
-    "weighted_score_loss",
     "Run",
     "NonFiniteError",
     "simulate",
@@ -163,32 +163,6 @@ def heun_step(x: torch.Tensor, score: "ScoreMethod", t: float, dt: float, *, gam
     return x + dt * U, U
 
 
-def weighted_score_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C: float,
-                        backend: str = "auto") -> float:
-    r"""The particle weighted score-matching loss (the a-posteriori quantity of Theorem 4.2):
-
-    .. math::
-
-        \hat{\mathcal L} = \frac{1}{N^2}\sum_{i,j}(\delta_i-\delta_j)\cdot C A(x_i-x_j)(\delta_i-\delta_j)
-        = -\frac{2}{N}\sum_i \delta_i\cdot U_i[\delta] \;\ge 0,
-
-    with :math:`U_i[\delta] = -\frac CN\sum_j A(x_i-x_j)(\delta_i-\delta_j)` the Landau velocity of the
-    field :math:`\delta` (computed by :func:`landau_lite.velocity.velocity`, so memory stays O(N·chunk)).
-    Typically :math:`\delta_i = s_i - \nabla\log f(t, x_i)` is the score error against the exact score.
-
-    Example:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> x = torch.randn(50, 3, dtype=torch.float64, generator=g)
-        >>> weighted_score_loss(x, torch.zeros_like(x), gamma=-3.0, C=1.0)
-        0.0
-    """
-    x = check_particles(x, "x")
-    if not bool(torch.any(delta != 0)):
-        return 0.0
-    U = velocity(x, delta, gamma=gamma, C=C, backend=backend)
-    return float(-2.0 / x.shape[0] * (delta * U).sum())
-
-
 # ----------------------------------------------------------------------------------------------
 # Run record
 # ----------------------------------------------------------------------------------------------
@@ -220,7 +194,7 @@ class Run:
       ``'m4'`` (:math:`\frac1N\sum|X_i|^4`), ``'entropy_rate'`` (:math:`\frac1N\sum_i s_i\cdot U_i`),
       ``'score_loss'`` (last training loss of the score method, or ``None``), ``'fisher_error'``
       (relative Fisher error against the exact score, ``None`` if the problem has none),
-      ``'weighted_score_error'`` (:math:`\hat{\mathcal L}_t`, see :func:`weighted_score_loss`; ``None``
+      ``'weighted_score_error'`` (:math:`\hat{\mathcal L}_t`, see :func:`landau_lite.certificate.pair_weighted_loss`; ``None``
       without an exact score), ``'wall'`` (seconds since the start of the run).
     * ``reference``: exact ``'mean','cov','energy','m4'`` at the recorded times, for the keys the problem
       knows at some recorded time (``None`` entries where unknown, e.g. the covariance of a Coulomb problem
@@ -664,7 +638,7 @@ def _execute(st: _Setup) -> Run:
             wloss, s_ex = None, None
             if has_exact:
                 s_ex = problem.score(x, t)
-                wloss = weighted_score_loss(x, s - s_ex, gamma=gamma, C=C, backend=st.backend) \
+                wloss = pair_weighted_loss(x, s - s_ex, gamma=gamma, C=C, backend=st.backend) \
                     if _finite(s_ex) else math.nan
             run.step_t.append(float(t))
             run.step_weighted_loss.append(wloss)

@@ -11,7 +11,8 @@ import torch
 import landau_lite.solver as solver
 from landau_lite.problems import get_problem
 from landau_lite.scores import ScoreMethod
-from landau_lite.solver import (NonFiniteError, Run, euler_step, heun_step, simulate, weighted_score_loss)
+from landau_lite.certificate import pair_weighted_loss as weighted_score_loss
+from landau_lite.solver import NonFiniteError, Run, euler_step, heun_step, simulate
 from landau_lite.velocity import velocity
 
 torch.set_num_threads(1)
