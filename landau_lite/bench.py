@@ -36,22 +36,12 @@ def time_call(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - t
 
 
-def _vmhwm_kib() -> int | None:
+def _proc_status_kib(key: str) -> int | None:
+    """A ``/proc/self/status`` memory field (``VmHWM``, ``VmRSS``) in KiB, or None off Linux."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _vmrss_kib() -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         return None
@@ -72,9 +62,9 @@ def peak_extra_memory_mib(fn: Callable[[], object], device: torch.device) -> flo
             fh.write("5")  # reset VmHWM to the current RSS
     except OSError:
         return None
-    base = _vmrss_kib()
+    base = _proc_status_kib("VmRSS")
     fn()
-    peak = _vmhwm_kib()
+    peak = _proc_status_kib("VmHWM")
     if base is None or peak is None:
         return None
     return max(0.0, (peak - base) / 1024)
