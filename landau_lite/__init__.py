@@ -18,6 +18,7 @@ diagnostics and device helpers. The analysis tools behind the book's chapters st
 ``ll.radial``              isotropic Landau solutions on a radial grid
 ``ll.certificate``         the a-posteriori bound of Theorem 4.2 and KL estimators for runs
 ``ll.compare``             method comparison tables (what the CLI runs)
+``ll.explorer``            the SBTM explorer form (ipywidgets) and the precomputed-runs animation
 ``ll.losses``, ``ll.networks``  score-matching losses and the MLP
 ``ll.verify``              visible numerical checks for notebooks
 ========================  ==========================================================================
@@ -30,6 +31,7 @@ from . import (
     compare,
     diagnostics,
     divergences,
+    explorer,
     grid,
     losses,
     networks,
@@ -72,6 +74,6 @@ __all__ = [
     "moments", "entropy_production_rate", "relative_fisher_error", "kde_density",
     "pick_device", "seed_everything", "by_device", "has_cuda",
     # submodules
-    "certificate", "closed_forms", "coercivity", "compare", "diagnostics", "divergences", "grid", "losses",
+    "certificate", "closed_forms", "coercivity", "compare", "diagnostics", "divergences", "explorer", "grid", "losses",
     "networks", "problems", "radial", "scores", "solver", "stability", "verify",
 ]
