@@ -6,14 +6,17 @@ A step is what the solver does per time step::
     U = velocity(x, s, gamma=0, C=C)              # O(N) moment backend for gamma = 0
     x = x + dt * U
 
-for the neural score with the DSM (25 steps, the default of [7]), exact-ISM (forward tangents) and
-Hutchinson losses, eager and ``torch.compile``-d, and for the blob score, at N = 1024, 4096, 16384.
-Target: < 0.5 s per step at N = 4096 with DSM on one thread.
+for the neural score with the DSM (25 steps, the default of [7]: three network passes on 3N points), the
+single-pass denoising loss (Vincent 2011, sigma = 0.1: one pass on N points), exact-ISM (forward tangents)
+and Hutchinson losses, eager and ``torch.compile``-d, and for the blob score, at N = 1024, 4096, 16384.
+Target (issue 2): < 0.5 s per step at N = 4096 with the denoising loss on one thread.
 
 Run::
 
     .venv/bin/python benchmarks/bench_sbtm_step.py                 # all N, all variants
     .venv/bin/python benchmarks/bench_sbtm_step.py --n 4096 --variants dsm dsm+compile
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_sbtm_step.py --n 1024 4096 16384 \
+        --variants dsm denoising denoising+compile --reps 3
 
 Times are wall-clock and process CPU seconds per step: median and best over ``--reps`` steps after
 warm-up steps (the first step, which includes compilation, is reported separately). On a shared
@@ -34,7 +37,7 @@ import time
 _MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "17179869184",
            "MALLOC_TOP_PAD_": "1073741824"}
 
-VARIANTS = ("dsm", "dsm+compile", "ism", "ism+compile", "hutchinson", "blob")
+VARIANTS = ("dsm", "dsm+compile", "denoising", "denoising+compile", "ism", "ism+compile", "hutchinson", "blob")
 
 
 def _parse() -> argparse.Namespace:

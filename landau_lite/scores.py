@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ._checks import (check_choice, check_dim, check_finite_tensor, check_int, check_particles, check_points,
                       check_positive, check_real)
-from .losses import dsm_loss_from_noise, draw_noise, hutchinson_loss_from_probes
+from .losses import denoising_loss_from_noise, dsm_loss_from_noise, draw_noise, hutchinson_loss_from_probes
 from .networks import ACTIVATIONS, MLP
 
 __all__ = [
@@ -44,8 +44,10 @@ SCORE_METHODS = ("exact", "blob", "sbtm", "neural")
 
 #: ``compile="auto"`` compiles a loss on the CPU when the batch holds at least this many points (always on CUDA).
 #: Measured (1 thread, f32, width 100, 25 steps): compiling speeds ISM-exact up by ~1.6x and DSM by ~1.1-1.2x, and
-#: costs 5-40 s once per process and shape, so it pays only for long runs at these sizes.
-COMPILE_MIN_N = {"ism": 1024, "dsm": 4096, "explicit": 4096}
+#: costs 5-40 s once per process and shape, so it pays only for long runs at these sizes. Denoising (3-D BKW,
+#: benchmarks/bench_sbtm_step.py, AVX2): eager / compiled 119 / 92 ms per step at N = 1024, 300 / 272 ms at 4096,
+#: 1407 / 1112 ms at 16384, for ~3.5-4 s of compilation: break-even after ~150 steps at N = 1024, ~60-120 at 4096.
+COMPILE_MIN_N = {"ism": 1024, "dsm": 4096, "denoising": 4096, "explicit": 4096}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -498,6 +500,10 @@ class NeuralScore(ScoreMethod):
 
        * ``"dsm"`` — :math:`\frac1N\sum_i|s(X_i)|^2+\frac1\alpha(s(X_i+\alpha\zeta_i)-s(X_i-\alpha\zeta_i))\cdot\zeta_i`
          with fresh :math:`\zeta\sim N(0,I)` each step, :math:`\alpha=` ``dsm_alpha`` ([7]: 25 steps, lr 4e-4, α=0.4);
+       * ``"denoising"`` — single-pass denoising score matching (Vincent 2011),
+         :math:`\frac1N\sum_i|s(Y_i)|^2+\frac2\sigma\zeta_i\cdot s(Y_i)`, :math:`Y_i=X_i+\sigma\zeta_i`,
+         :math:`\sigma=` ``denoising_sigma``: one network pass on :math:`N` points (the DSM loss needs three on
+         :math:`3N`), but its minimiser is :math:`\nabla\log(f*N(0,\sigma^2I))=\nabla\log f+O(\sigma^2)` (a bias);
        * ``"ism"`` — :math:`\frac1N\sum_i|s(X_i)|^2+2\nabla\cdot s(X_i)` with the exact (forward-tangent) divergence;
        * ``"hutchinson"`` — the same with a one-probe Rademacher divergence estimate;
 
@@ -509,7 +515,7 @@ class NeuralScore(ScoreMethod):
         Dimension (``>= 2``).
     width, depth, activation :
         Network shape (see :class:`~landau_lite.networks.MLP`).
-    loss : {"dsm", "ism", "hutchinson"}
+    loss : {"dsm", "denoising", "ism", "hutchinson"}
     steps_per_update : int
         Adam steps per :meth:`update` (``>= 0``).
     lr, init_lr : float
@@ -520,11 +526,14 @@ class NeuralScore(ScoreMethod):
         Stop the initial fit when the relative loss is below this (``> 0``).
     dsm_alpha : float
         Finite-difference step :math:`\alpha>0` of the DSM loss.
+    denoising_sigma : float
+        Noise level :math:`\sigma>0` of the denoising loss.
     batch_size : int or None
         Minibatch size drawn (without replacement) for every step; None = full batch.
     compile : bool or "auto"
-        ``torch.compile`` the DSM/ISM/initial losses. ``"auto"``: compile on CUDA, and on the CPU when the
-        batch holds at least ``COMPILE_MIN_N[loss]`` points (ISM 1024, DSM and the initial fit 4096); the
+        ``torch.compile`` the DSM/denoising/ISM/initial losses. ``"auto"``: compile on CUDA, and on the CPU when
+        the batch holds at least ``COMPILE_MIN_N[loss]`` points (ISM 1024, DSM, denoising and the initial fit
+        4096); the
         environment variable ``LANDAU_LITE_COMPILE=0`` turns it off. If compilation fails, warn once and fall
         back to eager. The Hutchinson loss (double backward) is always eager.
     seed : int
@@ -545,12 +554,13 @@ class NeuralScore(ScoreMethod):
     """
 
     name = "sbtm"
-    LOSSES = ("dsm", "ism", "hutchinson")
+    LOSSES = ("dsm", "denoising", "ism", "hutchinson")
     _instances = 0  # counter for the names of compiled loss functions
 
     def __init__(self, d: int, *, width: int = 100, depth: int = 2, activation: str = "softsign",
                  loss: str = "dsm", steps_per_update: int = 25, lr: float = 4e-4, init_steps: int = 2000,
                  init_tol: float = 1e-4, init_lr: float = 1e-3, dsm_alpha: float = 0.4,
+                 denoising_sigma: float = 0.1,
                  batch_size: int | None = None, compile: bool | str = "auto", seed: int = 0,
                  dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> None:
         super().__init__()
@@ -565,6 +575,7 @@ class NeuralScore(ScoreMethod):
         self.init_tol = check_positive(init_tol, "init_tol")
         self.init_lr = check_positive(init_lr, "init_lr")
         self.dsm_alpha = check_positive(dsm_alpha, "dsm_alpha")
+        self.denoising_sigma = check_positive(denoising_sigma, "denoising_sigma")
         self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size", lo=1)
         if not isinstance(compile, bool):
             check_choice(compile, "compile", ("auto",))
@@ -600,6 +611,12 @@ class NeuralScore(ScoreMethod):
             def dsm(x: Tensor, z: Tensor) -> Tensor:
                 return dsm_loss_from_noise(net, x, z, alpha)
             return dsm
+        if loss == "denoising":
+            sigma = self.denoising_sigma
+
+            def denoising(x: Tensor, z: Tensor) -> Tensor:
+                return denoising_loss_from_noise(net, x, z, sigma)
+            return denoising
         if loss == "ism":
             def ism(x: Tensor) -> Tensor:
                 s, div = net.forward_and_divergence(x)
@@ -720,8 +737,8 @@ class NeuralScore(ScoreMethod):
         for _ in range(self.steps_per_update):
             idx = self._batch(n)
             xb = x if idx is None else x[idx]
-            if self.loss == "dsm":
-                value = self._step(self._opt, "dsm", xb, draw_noise(xb, self._gen))
+            if self.loss in ("dsm", "denoising"):
+                value = self._step(self._opt, self.loss, xb, draw_noise(xb, self._gen))
             elif self.loss == "ism":
                 value = self._step(self._opt, "ism", xb)
             else:

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch.func import jacrev, vmap
 
-from landau_lite.losses import (divergence, draw_noise, dsm_loss, dsm_loss_from_noise, explicit_relative_loss,
-                                ism_loss_exact, ism_loss_hutchinson, score_and_divergence)
+from landau_lite.losses import (denoising_loss, denoising_loss_from_noise, divergence, draw_noise, dsm_loss,
+                                dsm_loss_from_noise, explicit_relative_loss, ism_loss_exact, ism_loss_hutchinson,
+                                score_and_divergence)
 from landau_lite.networks import ACTIVATIONS, MLP
 
 F64 = torch.float64
@@ -169,6 +170,65 @@ def test_dsm_bias_is_second_order_in_alpha():
     assert abs(lim - exact) < 0.2  # MC error of the finite-difference estimator itself
 
 
+@pytest.mark.parametrize("sigma, antithetic", [(0.5, False), (0.2, True)])
+def test_denoising_minimiser_is_the_noised_gaussian_score(sigma, antithetic):
+    # f = N(0, T I): the minimiser of E L_sigma is grad log (f * N(0, sigma^2 I)) = -x / (T + sigma^2).
+    # For s = -y/c: E L = d (T + sigma^2) / c^2 - 2 d / c. Same (x, zeta) for all three fields (common random
+    # numbers). The gaps shrink like sigma^4 and the MC error like sigma^2 / sqrt(N): for sigma = 0.2 (gaps ~4e-3)
+    # the noise is paired (zeta, -zeta), which cancels the zeta.x term of the loss (the loss itself is unchanged:
+    # it is the mean over the 2N rows). Measured gap / se: 40-60 (sigma = 0.5), 9-10 (sigma = 0.2).
+    T, d, n = 1.0, 3, 300_000
+    g = torch.Generator().manual_seed(7)
+    x = math.sqrt(T) * torch.randn(n, d, generator=g, dtype=F64)
+    z = draw_noise(x, g)
+    if antithetic:
+        x, z = torch.cat([x, x]), torch.cat([z, -z])
+    cs = {"opt": T + sigma ** 2, "T": T, "T+2s2": T + 2 * sigma ** 2}
+    per, loss = {}, {}
+    for k, c in cs.items():
+        s = -(x + sigma * z) / c
+        per[k] = (s * s).sum(1) + (2 / sigma) * (s * z).sum(1)
+        loss[k] = denoising_loss_from_noise(lambda y, c=c: -y / c, x, z, sigma).item()
+        assert math.isclose(loss[k], float(per[k].mean()), rel_tol=1e-10, abs_tol=1e-12)
+    expect = {k: d * (T + sigma ** 2) / c ** 2 - 2 * d / c for k, c in cs.items()}
+    for k in ("T", "T+2s2"):
+        diff = per[k] - per["opt"]
+        if antithetic:
+            diff = 0.5 * (diff[:n] + diff[n:])  # independent pairs
+        se = float(diff.std()) / math.sqrt(len(diff))
+        gap = expect[k] - expect["opt"]
+        assert loss[k] > loss["opt"]
+        assert abs(loss[k] - loss["opt"] - gap) < 4 * se < gap, (k, loss[k] - loss["opt"], gap, se)
+
+
+def test_denoising_is_unbiased_ism_at_the_noised_points_and_has_vincents_gradient():
+    # Stein: E[zeta . s(x + sigma zeta)] = sigma E[div s(x + sigma zeta)], so L_sigma is an unbiased estimate of the
+    # ISM loss at Y = X + sigma zeta (for any f and any sigma)
+    net = MLP(3, width=16, depth=2, seed=4, dtype=F64)
+    x = _x(20000, seed=5)
+    z = draw_noise(x, torch.Generator().manual_seed(6))
+    sigma = 0.3
+    y = x + sigma * z
+    s, div = score_and_divergence(net, y)
+    s, div = s.detach(), div.detach()
+    diff = (2 / sigma) * (s * z).sum(1) - 2 * div
+    se = float(diff.std()) / math.sqrt(len(diff))
+    assert abs(float(diff.mean())) < 4 * se
+    val = denoising_loss_from_noise(net, x, z, sigma)
+    assert math.isclose(val.item(), float(((s * s).sum(1) + (2 / sigma) * (s * z).sum(1)).mean()), rel_tol=1e-10)
+    # the same parameter gradient as Vincent's (1/N) sum |s(Y) + zeta / sigma|^2 (they differ by a constant)
+    vincent = ((net(y) + z / sigma) ** 2).sum(1).mean()
+    assert math.isclose(vincent.item() - val.item(), float((z * z).sum(1).mean()) / sigma ** 2, rel_tol=1e-10)
+    g1 = torch.autograd.grad(val, list(net.parameters()))
+    g2 = torch.autograd.grad(vincent, list(net.parameters()))
+    for a, b in zip(g1, g2):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-11)
+    # seeded wrapper = the pure function on the same noise; dtype kept
+    a = denoising_loss(net, x[:100], sigma=sigma, generator=torch.Generator().manual_seed(3))
+    zz = draw_noise(x[:100], torch.Generator().manual_seed(3))
+    assert a.item() == denoising_loss_from_noise(net, x[:100], zz, sigma).item() and a.dtype == F64
+
+
 def test_hutchinson_unbiased_within_mc_error():
     net = MLP(3, width=16, depth=2, seed=4, dtype=F64)
     x = _x(500, seed=2)
@@ -201,6 +261,15 @@ def test_losses_bad_input():
     x = _x(10)
     with pytest.raises(ValueError, match="alpha"):
         dsm_loss(net, x, alpha=0.0)
+    for bad in (0.0, -0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="sigma"):
+            denoising_loss(net, x, sigma=bad)
+    with pytest.raises(TypeError, match="sigma"):
+        denoising_loss(net, x, sigma="small")
+    with pytest.raises(TypeError, match="generator"):
+        denoising_loss(net, x, generator=1)
+    with pytest.raises(ValueError, match="x"):
+        denoising_loss(net, x[:, 0])
     with pytest.raises(ValueError, match="n_probes"):
         ism_loss_hutchinson(net, x, n_probes=0)
     with pytest.raises(ValueError, match="probe"):

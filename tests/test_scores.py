@@ -233,6 +233,27 @@ def test_neural_tracks_bkw_with_exact_particle_motion(fitted, bkw):
     assert torch.equal(sc(x), s)
 
 
+def test_neural_denoising_tracks_bkw(fitted, bkw):
+    # the single-pass denoising loss (sigma = 0.1) in the same five-step tracking run as the DSM test above.
+    # measured relative L2 error after each update: 0.033, 0.023, 0.015, 0.022, 0.038 (0.040 on 5000 fresh samples);
+    # its bias grad log(f * N(0, sigma^2 I)) - grad log f is O(sigma^2) and negligible at this N.
+    sc, x0 = fitted
+    sc = copy.deepcopy(sc)
+    sc.loss, sc.denoising_sigma = "denoising", 0.1  # the initial fit does not depend on the loss
+    x, t, dt = x0.clone(), bkw.t0, 0.1
+    errs = []
+    for _ in range(5):
+        x = x + dt * _bkw_velocity(bkw, x, t)
+        t += dt
+        errs.append(_rel(sc.update(x, t), bkw.score(x, t)))
+    assert max(errs) < 0.1, errs
+    xt = _sample(bkw, 5000, 9, F32)
+    assert _rel(sc(xt), bkw.score(xt, t)) < 0.1
+    assert sc.last_loss < 0  # an unbiased estimate of the ISM loss of f * N(0, sigma^2 I)
+    fresh = make_score("sbtm", bkw, loss="denoising", denoising_sigma=0.2)
+    assert isinstance(fresh, NeuralScore) and fresh.loss == "denoising" and fresh.denoising_sigma == 0.2
+
+
 class _Gauss:
     d = 3
 
@@ -242,7 +263,7 @@ class _Gauss:
 
 def test_neural_losses_batches_and_early_stop():
     x = torch.randn(200, 3, generator=torch.Generator().manual_seed(0), dtype=F64) * math.sqrt(1.5)
-    for loss in ("dsm", "ism", "hutchinson"):
+    for loss in ("dsm", "denoising", "ism", "hutchinson"):
         sc = NeuralScore(3, width=16, loss=loss, init_steps=400, init_tol=1e-2, init_lr=1e-2, steps_per_update=3,
                          batch_size=64, compile=False)
         sc.initialize(x, 0.0, _Gauss())
@@ -279,11 +300,12 @@ def test_neural_dtype_device_override():
         sc.update(x, 0.2)
 
 
-def test_neural_compile_matches_eager():
+@pytest.mark.parametrize("loss", ["ism", "denoising"])
+def test_neural_compile_matches_eager(loss):
     x = torch.randn(128, 3, generator=torch.Generator().manual_seed(2), dtype=F64)
     outs = []
     for comp in (False, True):
-        sc = NeuralScore(3, width=16, loss="ism", init_steps=0, steps_per_update=3, compile=comp, seed=1)
+        sc = NeuralScore(3, width=16, loss=loss, init_steps=0, steps_per_update=3, compile=comp, seed=1)
         sc.initialize(x, 0.0, _Gauss())
         with _NoFallback():
             sc.update(x, 0.1)
@@ -328,6 +350,8 @@ def test_neural_copy_trains_its_own_network(monkeypatch):
     ({"lr": 0.0}, ValueError, "lr"), ({"lr": "big"}, TypeError, "lr"), ({"init_steps": -1}, ValueError, "init_steps"),
     ({"init_tol": -1e-4}, ValueError, "init_tol"), ({"init_lr": 0}, ValueError, "init_lr"),
     ({"dsm_alpha": 0.0}, ValueError, "dsm_alpha"), ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"denoising_sigma": 0.0}, ValueError, "denoising_sigma"), ({"denoising_sigma": -0.1}, ValueError, "denoising"),
+    ({"denoising_sigma": float("inf")}, ValueError, "denoising_sigma"), ({"denoising_sigma": "0.1"}, TypeError, "sigma"),
     ({"compile": "yes"}, ValueError, "compile"), ({"seed": 1.5}, TypeError, "seed"),
     ({"dtype": torch.float16}, TypeError, "dtype"),
 ])
