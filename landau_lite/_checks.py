@@ -32,6 +32,11 @@ def check_finite_tensor(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
+def check_finite_float(x: object, name: str) -> torch.Tensor:
+    """A float32/float64 tensor with only finite entries (any shape)."""
+    return check_finite_tensor(check_tensor(x, name), name)
+
+
 def check_particles(x: object, name: str = "x", *, min_n: int = 2, finite: bool = True) -> torch.Tensor:
     """Validate a particle array of shape ``(N, d)`` with ``N >= min_n`` and ``d >= 2``."""
     x = check_tensor(x, name)

@@ -45,8 +45,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._checks import (check_choice, check_finite_tensor, check_int, check_positive, check_real,
-                      check_same_device_dtype, check_tensor)
+from ._checks import (check_choice, check_finite_float, check_int, check_positive, check_real,
+                      check_same_device_dtype)
 from .stability import kl_quadrature
 
 __all__ = [
@@ -58,11 +58,6 @@ __all__ = [
     "radial_key_terms",
 ]
 
-
-def _float_tensor(x: object, name: str) -> torch.Tensor:
-    x = check_tensor(x, name)
-    check_finite_tensor(x, name)
-    return x
 
 
 @dataclass(frozen=True)
@@ -120,7 +115,7 @@ class RadialGrid:
 
     def check_values(self, f: object, name: str = "f") -> torch.Tensor:
         """Validate values on the grid: a float tensor of shape ``(n,)`` (or ``(T, n)``)."""
-        f = _float_tensor(f, name)
+        f = check_finite_float(f, name)
         if f.shape[-1:] != (self.n,) or f.ndim not in (1, 2):
             raise ValueError(f"{name} must have shape ({self.n},) or (T, {self.n}) for this RadialGrid, "
                              f"got {tuple(f.shape)}")

@@ -494,7 +494,7 @@ def _prepare(problem: Any, score: Any, *, n: Any, dt: Any, t_end: Any, t0: Any, 
         raise TypeError(f"problem must be a problem name (str) or a Problem, got {type(problem).__name__}")
     problem_name = str(getattr(problem_obj, "name", type(problem_obj).__name__))
     d = int(problem_obj.d)
-    gamma, C = float(problem_obj.gamma), float(problem_obj.C)
+    gamma = float(problem_obj.gamma)
     if backend == "moments" and gamma != 0.0:
         raise ValueError(f"backend='moments' needs gamma = 0 (Maxwell molecules); problem {problem_name!r} "
                          f"has gamma = {gamma}")

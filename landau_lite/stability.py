@@ -54,9 +54,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ._checks import (check_choice, check_finite_tensor, check_particles, check_positive, check_real,
-                      check_same_device_dtype, check_tensor)
-from .divergences import gaussian_kl, radial_quadrature
+from ._checks import (check_choice, check_finite_float, check_particles, check_positive, check_real,
+                      check_same_device_dtype)
+from .divergences import gaussian_kl
 
 if TYPE_CHECKING:  # pragma: no cover
     from .grid import Grid
@@ -98,10 +98,22 @@ __all__ = [
 # small helpers
 # ----------------------------------------------------------------------------------------------
 
-def _float_tensor(x: object, name: str) -> torch.Tensor:
-    x = check_tensor(x, name)
-    check_finite_tensor(x, name)
-    return x
+def _check_positive_pair_on_grid(f: object, g: object, grid: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate two positive densities given at the points of a :class:`landau_lite.grid.Grid`."""
+    from .grid import Grid
+
+    if not isinstance(grid, Grid):
+        raise TypeError(f"grid must be a landau_lite.grid.Grid, got {type(grid).__name__}")
+    f = check_finite_float(f, "f")
+    g = check_finite_float(g, "g")
+    for name, x in (("f", f), ("g", g)):
+        if x.shape != (grid.size,):
+            raise ValueError(f"{name} must have shape ({grid.size},), got {tuple(x.shape)}")
+        if bool((x <= 0).any()):
+            raise ValueError(f"{name} must be > 0 at every grid point (log f and log g are needed)")
+    check_same_device_dtype(f, g, "f", "g")
+    return f, g
+
 
 
 def _like(value: object, ref: torch.Tensor) -> torch.Tensor:
@@ -119,13 +131,13 @@ def japanese_bracket(r: torch.Tensor) -> torch.Tensor:
         >>> japanese_bracket(torch.tensor([0.0, 1.0], dtype=torch.float64)).tolist()
         [1.0, 1.4142135623730951]
     """
-    r = _float_tensor(r, "r")
+    r = check_finite_float(r, "r")
     r2 = (r * r).sum(-1) if r.ndim == 2 else r * r
     return torch.sqrt(1.0 + r2)
 
 
 def _radii(r: torch.Tensor, name: str = "r") -> torch.Tensor:
-    r = _float_tensor(r, name)
+    r = check_finite_float(r, name)
     if r.ndim == 2:
         return torch.linalg.vector_norm(r, dim=1)
     if r.ndim != 1:
@@ -136,7 +148,7 @@ def _radii(r: torch.Tensor, name: str = "r") -> torch.Tensor:
 
 
 def _check_quadrature(f: object, r: object, w: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    f = _float_tensor(f, "f")
+    f = check_finite_float(f, "f")
     if f.ndim != 1:
         raise ValueError(f"f must have shape (M,), got {tuple(f.shape)}")
     rr = _radii(r)
@@ -145,7 +157,7 @@ def _check_quadrature(f: object, r: object, w: object) -> tuple[torch.Tensor, to
     check_same_device_dtype(f, rr, "f", "r")
     if isinstance(w, (int, float)) and not isinstance(w, bool):
         w = torch.full_like(f, check_positive(w, "w"))
-    w = _float_tensor(w, "w")
+    w = check_finite_float(w, "w")
     if w.ndim == 0:
         w = w.expand_as(f)
     if w.shape != f.shape:
@@ -157,7 +169,7 @@ def _check_quadrature(f: object, r: object, w: object) -> tuple[torch.Tensor, to
 
 
 def _sq_norm(s: torch.Tensor, m: int, name: str) -> torch.Tensor:
-    s = _float_tensor(s, name)
+    s = check_finite_float(s, name)
     if s.ndim == 1 and s.shape[0] == m:
         return s * s
     if s.ndim == 2 and s.shape[0] == m:
@@ -251,7 +263,7 @@ def entropy_quadrature(f: torch.Tensor, w: torch.Tensor | float) -> torch.Tensor
         >>> round(float(entropy_quadrature(f, w)) + 1.5 * math.log(2 * math.pi * math.e), 10)
         0.0
     """
-    f = _float_tensor(f, "f")
+    f = check_finite_float(f, "f")
     f, _, w = _check_quadrature(f, torch.zeros_like(f), w)
     if bool((f < 0).any()):
         raise ValueError("f must be >= 0 (a density)")
@@ -279,9 +291,9 @@ def kl_quadrature(f: torch.Tensor, g: torch.Tensor, w: torch.Tensor | float, *,
         >>> round(float(kl_quadrature(f, g, w, nonnegative=True)) - 1.5 * (math.log(2) - 0.5), 10)
         0.0
     """
-    f = _float_tensor(f, "f")
+    f = check_finite_float(f, "f")
     f, _, w = _check_quadrature(f, torch.zeros_like(f), w)
-    g = _float_tensor(g, "g")
+    g = check_finite_float(g, "g")
     if g.shape != f.shape:
         raise ValueError(f"g must have the shape of f {tuple(f.shape)}, got {tuple(g.shape)}")
     check_same_device_dtype(f, g, "f", "g")
@@ -322,11 +334,11 @@ def kl_rate_quadrature(f: torch.Tensor, u_f: torch.Tensor, u_g: torch.Tensor, ph
         >>> float(kl_rate_quadrature(f, r, 0 * r, 0 * r, w))
         0.0
     """
-    f = _float_tensor(f, "f")
+    f = check_finite_float(f, "f")
     f, _, w = _check_quadrature(f, torch.zeros_like(f), w)
     m = f.shape[0]
-    du = _float_tensor(u_f, "u_f") - _float_tensor(u_g, "u_g")
-    phi = _float_tensor(phi, "phi")
+    du = check_finite_float(u_f, "u_f") - check_finite_float(u_g, "u_g")
+    phi = check_finite_float(phi, "phi")
     if du.shape != phi.shape or du.shape[0] != m or du.ndim not in (1, 2):
         raise ValueError(f"u_f, u_g and phi must all have shape ({m},) or ({m}, d); got {tuple(u_f.shape)}, "
                          f"{tuple(u_g.shape)}, {tuple(phi.shape)}")
@@ -347,7 +359,7 @@ def weighted_fisher_particles(x: torch.Tensor, s: torch.Tensor, k: float = 0.0) 
         3.0
     """
     x = check_particles(x, "x", min_n=1)
-    s = _float_tensor(s, "s")
+    s = check_finite_float(s, "s")
     if s.shape != x.shape:
         raise ValueError(f"s must have the shape of x {tuple(x.shape)}, got {tuple(s.shape)}")
     check_same_device_dtype(x, s, "x", "s")
@@ -444,7 +456,7 @@ def l3_bound_from_fisher(fisher: torch.Tensor | float) -> torch.Tensor | float:
         0.1369
     """
     if isinstance(fisher, torch.Tensor):
-        fisher = _float_tensor(fisher, "fisher")
+        fisher = check_finite_float(fisher, "fisher")
         if bool((fisher < 0).any()):
             raise ValueError("fisher must be >= 0")
         return fisher * (SOBOLEV_3D ** 2 / 4.0)
@@ -480,7 +492,7 @@ def hessian_sup_on_balls(r: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor, ra
         >>> float(S[0]), float(S[100])
         (1.0, 1.0)
     """
-    r = _float_tensor(r, "r")
+    r = check_finite_float(r, "r")
     if r.ndim != 1 or r.shape[0] < 2:
         raise ValueError(f"r must be a 1-D grid with at least 2 nodes, got shape {tuple(r.shape)}")
     if bool((r < 0).any()):
@@ -489,8 +501,8 @@ def hessian_sup_on_balls(r: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor, ra
     h = float(dr.mean())
     if h <= 0 or float((dr - h).abs().max()) > 1e-9 * max(1.0, float(r[-1])):
         raise ValueError("r must be uniformly spaced and increasing")
-    d1 = _float_tensor(d1, "d1")
-    d2 = _float_tensor(d2, "d2")
+    d1 = check_finite_float(d1, "d1")
+    d2 = check_finite_float(d2, "d2")
     if d1.shape != r.shape or d2.shape != r.shape:
         raise ValueError(f"d1 and d2 must have the shape of r {tuple(r.shape)}")
     rho = check_positive(radius, "radius")
@@ -513,12 +525,12 @@ def hessian_sup_on_balls(r: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor, ra
 
 def _check_mean_cov(m: object, S: object, nm: str, nS: str, d: int | None = None,
                     like: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    S = _float_tensor(S, nS)
+    S = check_finite_float(S, nS)
     if S.ndim != 2 or S.shape[0] != S.shape[1]:
         raise ValueError(f"{nS} must be a square (d, d) matrix, got shape {tuple(S.shape)}")
     if d is not None and S.shape[0] != d:
         raise ValueError(f"{nS} must be ({d}, {d}), got {tuple(S.shape)}")
-    m = _float_tensor(m, nm)
+    m = check_finite_float(m, nm)
     if m.shape != (S.shape[0],):
         raise ValueError(f"{nm} must have shape ({S.shape[0]},), got {tuple(m.shape)}")
     check_same_device_dtype(S, m, nS, nm)
@@ -558,8 +570,8 @@ def gaussian_linear_flow(mean0: torch.Tensor, cov0: torch.Tensor, B: torch.Tenso
     """
     mean0, cov0 = _check_mean_cov(mean0, cov0, "mean0", "cov0")
     d = cov0.shape[0]
-    B = _float_tensor(B, "B")
-    c = _float_tensor(c, "c")
+    B = check_finite_float(B, "B")
+    c = check_finite_float(c, "c")
     if B.shape != (d, d):
         raise ValueError(f"B must have shape ({d}, {d}), got {tuple(B.shape)}")
     if c.shape != (d,):
@@ -599,7 +611,7 @@ def gaussian_kl_rate(mean_f: torch.Tensor, cov_f: torch.Tensor, B_f: torch.Tenso
     mean_g, cov_g = _check_mean_cov(mean_g, cov_g, "mean_g", "cov_g", d=d, like=cov_f)
     mats = {}
     for name, val, shape in (("B_f", B_f, (d, d)), ("c_f", c_f, (d,)), ("B_g", B_g, (d, d)), ("c_g", c_g, (d,))):
-        val = _float_tensor(val, name)
+        val = check_finite_float(val, name)
         if tuple(val.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}, got {tuple(val.shape)}")
         check_same_device_dtype(cov_f, val, "cov_f", name)
@@ -635,8 +647,8 @@ def coercivity_constant_on_grid(a: torch.Tensor, points: torch.Tensor, *, gamma:
         >>> float(coercivity_constant_on_grid(torch.eye(3, dtype=torch.float64)[None], v, gamma=-3.0))
         1.0
     """
-    a = _float_tensor(a, "a")
-    points = _float_tensor(points, "points")
+    a = check_finite_float(a, "a")
+    points = check_finite_float(points, "points")
     if points.ndim != 2 or a.shape != (points.shape[0], points.shape[1], points.shape[1]):
         raise ValueError(f"a must have shape (M, d, d) and points (M, d); got {tuple(a.shape)} and {tuple(points.shape)}")
     check_same_device_dtype(a, points, "a", "points")
@@ -684,7 +696,7 @@ def divergence_on_grid_spectral(F: torch.Tensor, grid: "Grid") -> torch.Tensor:
 
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a landau_lite.grid.Grid, got {type(grid).__name__}")
-    F = _float_tensor(F, "F")
+    F = check_finite_float(F, "F")
     if F.shape != (grid.size, grid.d):
         raise ValueError(f"F must have shape ({grid.size}, {grid.d}), got {tuple(F.shape)}")
     out = torch.zeros(grid.shape, dtype=F.dtype, device=F.device)
@@ -719,18 +731,7 @@ def kl_rate_divergence_form_on_grid(f: torch.Tensor, g: torch.Tensor, flux_f: to
         >>> round(float(kl_rate_divergence_form_on_grid(f, g, -v * f[:, None], 0 * v, G)), 6)
         1.5
     """
-    from .grid import Grid
-
-    if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a landau_lite.grid.Grid, got {type(grid).__name__}")
-    f = _float_tensor(f, "f")
-    g = _float_tensor(g, "g")
-    for name, x in (("f", f), ("g", g)):
-        if x.shape != (grid.size,):
-            raise ValueError(f"{name} must have shape ({grid.size},), got {tuple(x.shape)}")
-        if bool((x <= 0).any()):
-            raise ValueError(f"{name} must be > 0 at every grid point")
-    check_same_device_dtype(f, g, "f", "g")
+    f, g = _check_positive_pair_on_grid(f, g, grid)
     div_f = divergence_on_grid_spectral(flux_f, grid)
     div_g = divergence_on_grid_spectral(flux_g, grid)
     return grid.integrate(-div_f * (torch.log(f) - torch.log(g) + 1.0) + (f / g) * div_g)
@@ -788,21 +789,12 @@ def key_terms_on_grid(f: torch.Tensor, g: torch.Tensor, score_f: torch.Tensor, s
         >>> bool(abs(float(t["coercive"] + t["cross"])) < 0.01 * abs(float(t["coercive"])))
         True
     """
-    from .grid import (Grid, collision_drift_on_grid, collision_matrix_on_grid, kl_on_grid, landau_velocity_on_grid,
+    from .grid import (collision_drift_on_grid, collision_matrix_on_grid, kl_on_grid, landau_velocity_on_grid,
                        lp_distance_on_grid)
 
-    if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a landau_lite.grid.Grid, got {type(grid).__name__}")
-    f = _float_tensor(f, "f")
-    g = _float_tensor(g, "g")
-    for name, x in (("f", f), ("g", g)):
-        if x.shape != (grid.size,):
-            raise ValueError(f"{name} must have shape ({grid.size},), got {tuple(x.shape)}")
-        if bool((x <= 0).any()):
-            raise ValueError(f"{name} must be > 0 at every grid point (log f and log g are needed)")
-    check_same_device_dtype(f, g, "f", "g")
+    f, g = _check_positive_pair_on_grid(f, g, grid)
     for name, s in (("score_f", score_f), ("score_g", score_g)):
-        s = _float_tensor(s, name)
+        s = check_finite_float(s, name)
         if s.shape != (grid.size, grid.d):
             raise ValueError(f"{name} must have shape ({grid.size}, {grid.d}), got {tuple(s.shape)}")
         check_same_device_dtype(f, s, "f", name)
@@ -877,7 +869,7 @@ def lemma33_coefficients(M: float | torch.Tensor) -> tuple[float | torch.Tensor,
         [4.0, 25.3653]
     """
     if isinstance(M, torch.Tensor):
-        M = _float_tensor(M, "M")
+        M = check_finite_float(M, "M")
         if bool((M < 0).any()):
             raise ValueError("M must be >= 0")
     else:
@@ -911,7 +903,7 @@ def lemma33_rate(c: float | torch.Tensor, M: float | torch.Tensor, fisher3: floa
     vals = []
     for name, x in (("c", c), ("M", M), ("fisher3", fisher3), ("weighted_l2", weighted_l2)):
         if isinstance(x, torch.Tensor):
-            x = _float_tensor(x, name)
+            x = check_finite_float(x, name)
             if bool((x < 0).any()) or (name == "c" and bool((x <= 0).any())):
                 raise ValueError(f"{name} must be {'> 0' if name == 'c' else '>= 0'}")
         else:
@@ -923,8 +915,8 @@ def lemma33_rate(c: float | torch.Tensor, M: float | torch.Tensor, fisher3: floa
 
 
 def _check_series(times: object, values: object, nv: str) -> tuple[torch.Tensor, torch.Tensor]:
-    t = _float_tensor(times, "times")
-    v = _float_tensor(values, nv)
+    t = check_finite_float(times, "times")
+    v = check_finite_float(values, nv)
     if t.ndim != 1 or t.shape != v.shape or t.shape[0] < 2:
         raise ValueError(f"times and {nv} must be 1-D of the same length >= 2, got {tuple(t.shape)}, {tuple(v.shape)}")
     check_same_device_dtype(t, v, "times", nv)
@@ -952,7 +944,7 @@ def kl_gronwall_bound(times: torch.Tensor, kl0: float | torch.Tensor, rates: tor
     """
     t, K = _check_series(times, rates, "rates")
     if isinstance(kl0, torch.Tensor):
-        kl0 = float(_float_tensor(kl0, "kl0").reshape(()))
+        kl0 = float(check_finite_float(kl0, "kl0").reshape(()))
     kl0 = check_real(kl0, "kl0", lo=0.0)
     if not isinstance(log, bool):
         raise TypeError("log must be a bool")
@@ -1007,7 +999,7 @@ def polynomial_gronwall_bound(times: torch.Tensor, kl0: float, A: float, alpha: 
         >>> round(float(polynomial_gronwall_bound(t, 1.0, 2.0, 0.0)[1]), 6)      # e^2
         7.389056
     """
-    t = _float_tensor(times, "times")
+    t = check_finite_float(times, "times")
     if t.ndim != 1:
         raise ValueError("times must be 1-D")
     kl0 = check_real(kl0, "kl0", lo=0.0)
