@@ -216,6 +216,21 @@ def maxwellian_lambdas(r: torch.Tensor, T: float, *, d: int = 3, C: float = 1.0)
     return c * diff, c * (i0 + i1)
 
 
+def _maxwellian_eigs_at(v: torch.Tensor, T: object, C: object, mean: object,
+                        d: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Validate and return ``(y, r, λ∥(r), λ⊥(r), d)`` with ``y = v - u`` and ``r = |y|`` (γ = −3, d ∈ {2, 3})."""
+    d = _dim_of(v, d)
+    if d not in (2, 3):
+        raise ValueError(f"d must be 2 or 3 for the Maxwellian closed forms, got d = {d}")
+    check_points(v, d, "v")
+    T = check_positive(T, "T")
+    C = check_positive(C, "C")
+    y = v - _as_vector(mean, d, "mean", v)
+    r = torch.linalg.vector_norm(y, dim=1)
+    lam_par, lam_perp = maxwellian_lambdas(r, T, d=d, C=C)
+    return y, r, lam_par, lam_perp, d
+
+
 def maxwellian_collision_matrix(v: torch.Tensor, T: float, *, d: int | None = None, C: float = 1.0,
                                 mean: object = None) -> torch.Tensor:
     r"""Collision matrix :math:`\bar a[M_T](v) = (A_C * M_T)(v)` of a Maxwellian, :math:`\gamma = -3`, :math:`d\in\{2,3\}`.
@@ -242,16 +257,7 @@ def maxwellian_collision_matrix(v: torch.Tensor, T: float, *, d: int | None = No
         >>> torch.allclose(a[0], 2 / 3 * (2 / math.pi) ** 0.5 * torch.eye(3, dtype=torch.float64))
         True
     """
-    d = _dim_of(v, d)
-    if d not in (2, 3):
-        raise ValueError(f"d must be 2 or 3 for the Maxwellian closed forms, got d = {d}")
-    check_points(v, d, "v")
-    T = check_positive(T, "T")
-    C = check_positive(C, "C")
-    u = _as_vector(mean, d, "mean", v)
-    y = v - u
-    r = torch.linalg.vector_norm(y, dim=1)
-    lam_par, lam_perp = maxwellian_lambdas(r, T, d=d, C=C)
+    y, r, lam_par, lam_perp, d = _maxwellian_eigs_at(v, T, C, mean, d)
     safe = torch.where(r > 0, r, torch.ones_like(r))
     yhat = torch.where((r > 0)[:, None], y / safe[:, None], torch.zeros_like(y))
     eye = torch.eye(d, dtype=v.dtype, device=v.device)
@@ -270,16 +276,8 @@ def maxwellian_drift(v: torch.Tensor, T: float, *, C: float = 1.0, mean: object 
         >>> float(maxwellian_drift(v, 1.3)[0, 0]) == -float(maxwellian_lambdas(torch.ones(1, dtype=torch.float64), 1.3)[0]) / 1.3
         True
     """
-    d = _dim_of(v, None)
-    if d not in (2, 3):
-        raise ValueError(f"v must have d = 2 or 3 columns for the Maxwellian closed forms, got d = {d}")
-    check_points(v, d, "v")
-    T = check_positive(T, "T")
-    C = check_positive(C, "C")
-    u = _as_vector(mean, d, "mean", v)
-    y = v - u
-    r = torch.linalg.vector_norm(y, dim=1)
-    lam_par, _ = maxwellian_lambdas(r, T, d=d, C=C)
+    y, _, lam_par, _, _ = _maxwellian_eigs_at(v, T, C, mean, None)
+    T = float(T)
     return -(lam_par / T)[:, None] * y
 
 
