@@ -5,58 +5,30 @@ r"""landau_lite: particle solvers for the spatially homogeneous Landau equation.
     \partial_t f = \nabla\cdot\int A(v-w)\big(f(w)\nabla f(v) - f(v)\nabla f(w)\big)\,dw,
     \qquad A(z) = C|z|^\gamma\big(|z|^2 I - z\otimes z\big).
 
-The top level holds what a user of the solver needs: the kernel, the particle velocity field and the
-empirical collision matrix/drift, test problems with exact references, score methods, the time stepper,
-diagnostics and device helpers. The analysis tools behind the book's chapters stay in their submodules:
+The top level is the solver library: the kernel, the particle velocity field (on the one pair engine,
+:mod:`landau_lite.pairs`), test problems with exact references, score methods, integrators,
+:func:`simulate` and its :class:`Run`, diagnostics and device helpers.
 
-========================  ==========================================================================
-``ll.closed_forms``        closed forms (ā of Maxwellians, Maxwell-molecule moments)
-``ll.grid``                grid quadrature of A*h and (∇·A)*h with the singular cell integrated exactly
-``ll.divergences``         KL, Lᵖ and entropy by quadrature; Pinsker ratios
-``ll.coercivity``          λ_min(ā[g]) along rays, coercivity constants
-``ll.stability``           weighted Fisher information, Lemma 3.3 terms and constants, Grönwall bounds
-``ll.radial``              isotropic Landau solutions on a radial grid
-``ll.certificate``         the a-posteriori bound of Theorem 4.2 and KL estimators for runs
-``ll.compare``             method comparison tables (what the CLI runs)
-``ll.explorer``            the SBTM explorer form (ipywidgets) and the precomputed-runs animation
-``ll.losses``, ``ll.networks``  score-matching losses and the MLP
-``ll.verify``              visible numerical checks for notebooks
-========================  ==========================================================================
+Two subpackages load on first use and are never imported by the library:
+
+* :mod:`landau_lite.analysis` — the paper's mathematics (quadrature, divergences, grids, coercivity,
+  stability, the a-posteriori certificate);
+* :mod:`landau_lite.book` — the notebooks' helpers (visible checks, the SBTM explorer, comparison tables).
 """
 
-from . import (
-    certificate,
-    closed_forms,
-    coercivity,
-    compare,
-    diagnostics,
-    divergences,
-    explorer,
-    grid,
-    losses,
-    networks,
-    problems,
-    radial,
-    scores,
-    solver,
-    stability,
-    verify,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .device import by_device, has_cuda, pick_device, seed_everything
 from .diagnostics import entropy_production_rate, kde_density, moments, relative_fisher_error
+from .integrators import euler_step, heun_step
 from .kernel import CollisionKernel, coulomb, maxwell
-from .problems import (
-    BKW,
-    AnisotropicGaussian,
-    GaussianMixture,
-    Maxwellian,
-    Problem,
-    TwoBump2D,
-    get_problem,
-    PROBLEMS,
-)
+from .problems import PROBLEMS, BKW, AnisotropicGaussian, GaussianMixture, Maxwellian, Problem, TwoBump2D, get_problem
+from .run import NonFiniteError, Run
 from .scores import BlobScore, ExactScore, NeuralScore, ScoreMethod, make_score
-from .solver import NonFiniteError, Run, euler_step, heun_step, simulate
+from .solver import simulate
 from .velocity import collision_drift, collision_matrix, velocity, velocity_at
 
 __version__ = "0.1.0"
@@ -67,13 +39,23 @@ __all__ = [
     "velocity", "velocity_at", "collision_matrix", "collision_drift",
     # problems
     "Problem", "BKW", "AnisotropicGaussian", "GaussianMixture", "TwoBump2D", "Maxwellian", "get_problem", "PROBLEMS",
-    # scores and time stepping
+    # scores, integrators, simulation
     "ScoreMethod", "ExactScore", "BlobScore", "NeuralScore", "make_score",
-    "simulate", "Run", "NonFiniteError", "euler_step", "heun_step",
+    "euler_step", "heun_step", "simulate", "Run", "NonFiniteError",
     # diagnostics and devices
     "moments", "entropy_production_rate", "relative_fisher_error", "kde_density",
     "pick_device", "seed_everything", "by_device", "has_cuda",
-    # submodules
-    "certificate", "closed_forms", "coercivity", "compare", "diagnostics", "divergences", "explorer", "grid", "losses",
-    "networks", "problems", "radial", "scores", "solver", "stability", "verify",
 ]
+
+_LAZY = ("analysis", "book")
+
+
+def __getattr__(name: str) -> Any:
+    """Load ``landau_lite.analysis`` and ``landau_lite.book`` on first use (``ll.analysis.stability``)."""
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))

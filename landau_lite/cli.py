@@ -87,7 +87,7 @@ def _names(module: str, attrs: tuple[str, ...], fallback: tuple[str, ...]) -> tu
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of ``python -m landau_lite``."""
-    from .solver import METHODS
+    from .integrators import METHODS
     from .velocity import BACKENDS
 
     problems = _names("problems", ("PROBLEMS", "PROBLEM_NAMES"), ())
@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .solver import NonFiniteError, _execute, _prepare
+    from .run import NonFiniteError
+    from .solver import _execute, _prepare
 
     run_parser: argparse.ArgumentParser = args.subparser
     if args.out is not None and not (args.out.endswith(".json") or args.out.endswith(".pt")):

@@ -27,10 +27,10 @@ coefficients above from values on the grid), :func:`radial_coercivity_constant`
 (:math:`\inf_v\lambda_{\min}(\bar a[g])\langle v\rangle^{-\gamma}`), :func:`solve_radial_landau` → :class:`RadialRun`
 (deterministic, positivity-preserving, mass-conserving; how the book gets Coulomb solutions accurate enough for
 Fisher information and KL between two solutions) and :func:`radial_key_terms` (the terms of Lemma 3.3 for two
-radial densities; the 3-D version is :func:`landau_lite.stability.key_terms_on_grid`).
+radial densities; the 3-D version is :func:`landau_lite.analysis.stability.key_terms_on_grid`).
 
 For a density given as a *function* of the radius (not values on a grid),
-:func:`landau_lite.coercivity.radial_collision_eigenvalues` evaluates the same :math:`\lambda_\parallel,\lambda_\perp`
+:func:`landau_lite.analysis.coercivity.radial_collision_eigenvalues` evaluates the same :math:`\lambda_\parallel,\lambda_\perp`
 to near machine precision by Gauss–Legendre quadrature; here the integrals treat :math:`f` as constant on each shell
 (second order in the shell width), which is what the finite-volume solver needs.
 """
@@ -47,15 +47,12 @@ import torch
 
 from ._checks import (check_choice, check_finite_float, check_int, check_positive, check_real,
                       check_same_device_dtype)
-from .stability import kl_quadrature
 
 __all__ = [
     "RadialGrid",
     "radial_collision_coefficients",
-    "radial_coercivity_constant",
     "RadialRun",
     "solve_radial_landau",
-    "radial_key_terms",
 ]
 
 
@@ -125,6 +122,13 @@ class RadialGrid:
         r""":math:`\sum_iV_i\,\text{values}_i` over the last axis."""
         values = self.check_values(values, "values")
         return (values * self.volumes(dtype=values.dtype, device=values.device)).sum(-1)
+
+    def second_moment(self, f: torch.Tensor) -> torch.Tensor:
+        r"""Energy :math:`\int f|v|^2dv=4\pi\sum_if_i\int_{e_i}^{e_{i+1}}r^4dr` (exact in each shell), over the last axis."""
+        f = self.check_values(f)
+        e = self._np_edges()
+        k4 = torch.tensor((e[1:] ** 5 - e[:-1] ** 5) / 5.0, dtype=f.dtype, device=f.device)
+        return 4.0 * math.pi * (f * k4).sum(-1)
 
     def score(self, f: torch.Tensor) -> torch.Tensor:
         r"""Radial score :math:`\partial_r\log f` at the centres (second-order central differences).
@@ -267,42 +271,6 @@ def radial_collision_coefficients(f: torch.Tensor, grid: RadialGrid, *, gamma: f
     at = check_choice(at, "at", ("centres", "edges"))
     out = _radial_coefficients_np(_to_np(f), grid, gamma, C, at)
     return tuple(torch.tensor(x, dtype=f.dtype, device=f.device) for x in out)
-
-
-def radial_coercivity_constant(g: torch.Tensor, grid: RadialGrid, *, gamma: float, C: float) -> torch.Tensor:
-    r"""Coercivity constant of :math:`\bar a[g]` for an isotropic :math:`g`: :math:`c=\inf_v\lambda_{\min}(\bar a[g](v))\langle v\rangle^{-\gamma}`.
-
-    Coulomb: the minimum over the centres of :math:`\min(\lambda_\parallel,\lambda_\perp)\langle r\rangle^3`, and the limit
-    :math:`\lim_{r\to\infty}\lambda_\parallel\langle r\rangle^3=\frac23CE` (:math:`E=\int g|v|^2`; for :math:`r` beyond the
-    support, :math:`\lambda_\parallel\langle r\rangle^3=\frac23CE(1+r^{-2})^{3/2}` decreases to it) — math.md §3.4's
-    :math:`c_T=\min\{\lambda(0),2T\}` for a Maxwellian. Maxwell molecules: :math:`c=\frac23CE` (weight
-    :math:`\langle v\rangle^0`).
-
-    Returns:
-        0-dim tensor, dtype/device of ``g``.
-
-    Example:
-        >>> gr = RadialGrid(10.0, 2000); r = gr.centres()
-        >>> M = (2 * math.pi) ** -1.5 * torch.exp(-r * r / 2)
-        >>> round(float(radial_coercivity_constant(M, gr, gamma=-3.0, C=1.0)), 4)     # closed form 0.5319
-        0.5319
-    """
-    if not isinstance(grid, RadialGrid):
-        raise TypeError(f"grid must be a RadialGrid, got {type(grid).__name__}")
-    g = grid.check_values(g, "g")
-    if g.ndim != 1:
-        raise ValueError(f"g must have shape ({grid.n},), got {tuple(g.shape)}")
-    gamma = _check_radial_gamma(gamma)
-    C = check_positive(C, "C")
-    gn = _to_np(g)
-    energy = 4.0 * math.pi * float(gn @ _geometry(grid)["K4"])
-    tail = 2.0 * C * energy / 3.0
-    if gamma == 0.0:
-        return torch.tensor(tail, dtype=g.dtype, device=g.device)
-    lp, lq, _ = _radial_coefficients_np(gn, grid, gamma, C, "centres")
-    c = grid._np_centres()
-    inner = float((np.minimum(lp, lq) * (1.0 + c * c) ** 1.5).min())
-    return torch.tensor(min(inner, tail), dtype=g.dtype, device=g.device)
 
 
 def _bernoulli(x: np.ndarray) -> np.ndarray:
@@ -470,64 +438,3 @@ def solve_radial_landau(f0: torch.Tensor, grid: RadialGrid, *, gamma: float, C: 
     fs = torch.tensor(np.stack(out), dtype=f0.dtype, device=f0.device)
     return RadialRun(grid=grid, gamma=gamma, C=C, times=torch.tensor(tlist, dtype=f0.dtype, device=f0.device),
                      f=fs, steps=steps, dt=dt, method=method)
-
-
-def radial_key_terms(f: torch.Tensor, g: torch.Tensor, grid: RadialGrid, *, gamma: float,
-                     C: float) -> dict[str, torch.Tensor]:
-    r"""The terms of Lemma 3.3(b)–(d) for two isotropic densities on a :class:`RadialGrid` (3-D).
-
-    Every vector is radial, so :math:`\Phi\cdot\bar a[g]\Phi=\lambda_\parallel[g]\Phi_r^2` and
-    :math:`R\cdot\bar a[g]^{-1}R=R_r^2/\lambda_\parallel[g]`, with :math:`\Phi_r=\partial_r\log(f/g)`,
-    :math:`R_r=\lambda_\parallel[f-g]\,\partial_r\log f-b[f-g]` (coefficients are linear in the density) and
-    :math:`U_r[f]=-\lambda_\parallel[f]\partial_r\log f+b[f]`. Keys as in :func:`landau_lite.stability.key_terms_on_grid`: ``direct``,
-    ``coercive``, ``cross``, ``young``, ``bound_c``, ``weighted_phi``, ``kl``, plus ``fisher3``
-    (:math:`I_{-\gamma}(f)`), ``f_w_l2`` (:math:`\|\langle v\rangle^{-\gamma}f\|_2`), ``f_sup``, ``g_sup`` and ``c``
-    (:func:`radial_coercivity_constant` of :math:`g`). Scores by :meth:`RadialGrid.score`; integrals by the shell
-    midpoint rule; ``kl`` in the nonnegative form :math:`\int(f\log\frac fg-f+g)` (equal to KL for equal masses,
-    accurate for tiny values).
-
-    Example (a Maxwellian against another temperature: both stationary, the rate is ~0):
-        >>> gr = RadialGrid(10.0, 400); r = gr.centres()
-        >>> f = (2 * math.pi * 0.8) ** -1.5 * torch.exp(-r * r / 1.6)
-        >>> g = (2 * math.pi) ** -1.5 * torch.exp(-r * r / 2)
-        >>> t = radial_key_terms(f, g, gr, gamma=-3.0, C=1.0)
-        >>> bool(abs(float(t["direct"])) < 1e-3 * abs(float(t["coercive"])))
-        True
-    """
-    if not isinstance(grid, RadialGrid):
-        raise TypeError(f"grid must be a RadialGrid, got {type(grid).__name__}")
-    f = grid.check_values(f, "f")
-    g = grid.check_values(g, "g")
-    if f.ndim != 1 or g.shape != f.shape:
-        raise ValueError(f"f and g must have shape ({grid.n},)")
-    check_same_device_dtype(f, g, "f", "g")
-    if bool((f <= 0).any()) or bool((g <= 0).any()):
-        raise ValueError("f and g must be > 0 at every centre")
-    gamma = _check_radial_gamma(gamma)
-    C = check_positive(C, "C")
-    lf, _, bf = radial_collision_coefficients(f, grid, gamma=gamma, C=C)
-    lg, _, bg = radial_collision_coefficients(g, grid, gamma=gamma, C=C)
-    sf, sg = grid.score(f), grid.score(g)
-    phi = sf - sg
-    U_f = -lf * sf + bf
-    U_g = -lg * sg + bg
-    R = (lf - lg) * sf - (bf - bg)
-    r, V = grid.quadrature(dtype=f.dtype, device=f.device)
-    wgt = (1.0 + r * r).pow(-0.5 * gamma)
-    integ = lambda x: (V * x).sum()  # noqa: E731
-    coercive = -integ(f * lg * phi * phi)
-    young = 0.5 * integ(f * R * R / lg)
-    return {
-        "direct": integ(f * (U_f - U_g) * phi),
-        "coercive": coercive,
-        "cross": -integ(f * phi * R),
-        "young": young,
-        "bound_c": 0.5 * coercive + young,
-        "weighted_phi": integ(f * phi * phi / wgt),
-        "kl": kl_quadrature(f, g, V, nonnegative=True),
-        "fisher3": integ(f * wgt * sf * sf),
-        "f_w_l2": integ((wgt * f) ** 2).sqrt(),
-        "f_sup": f.max(),
-        "g_sup": g.max(),
-        "c": radial_coercivity_constant(g, grid, gamma=gamma, C=C),
-    }

@@ -322,7 +322,7 @@ def collision_drift(v: torch.Tensor, x: torch.Tensor, *, gamma: float, C: float 
     = -\frac{(d-1)C}{N}\sum_j |v-x_j|^\gamma (v - x_j)` at query points, shape ``(M, d)``.
 
     Note: for :math:`\gamma\le-2` this is a singular kernel; as a Monte-Carlo estimate of
-    :math:`(\nabla\cdot A)*f` it has infinite variance near particles (use ``landau_lite.grid`` for
+    :math:`(\nabla\cdot A)*f` it has infinite variance near particles (use ``landau_lite.analysis.grid`` for
     accurate values of smooth densities).
     """
     v, x, gamma, C = _check_query(v, x, gamma, C)

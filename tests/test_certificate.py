@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from landau_lite import certificate as cert
+from landau_lite.analysis import certificate as cert
 from landau_lite.kernel import CollisionKernel
 from landau_lite.problems import BKW, Maxwellian, get_problem
 from landau_lite.scores import ExactScore, ScoreMethod
-from landau_lite.certificate import pair_weighted_loss as weighted_score_loss
+from landau_lite.diagnostics import pair_weighted_loss as weighted_score_loss
 from landau_lite.solver import simulate
 
 torch.set_num_threads(1)
@@ -246,7 +246,7 @@ def test_tracker_exact_score_keeps_g_equal_f():
     assert max(tr.loss_true) < 1e-3 and max(tr.rel_fisher) < 1e-3
     assert tr.abar_loss[-1] == 0.0 and tr.pair_loss_fg[-1] == 0.0
     # entropy along the characteristics: Monte-Carlo estimate of H(f_t)
-    from landau_lite.divergences import entropy, radial_quadrature
+    from landau_lite.analysis.divergences import entropy, radial_quadrature
     H = float(entropy(lambda v: p.density(v, 7.0), radial_quadrature(3, 14.0)))
     assert tr.entropy[-1] == pytest.approx(H, abs=0.15)
 

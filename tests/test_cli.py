@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import landau_lite.cli as cli
-from landau_lite.solver import Run
+from landau_lite.run import Run
 
 torch.set_num_threads(1)
 

@@ -1,4 +1,4 @@
-"""Tests of landau_lite.coercivity: shell theorem, subordination formula, constants, Monte-Carlo estimate."""
+"""Tests of landau_lite.analysis.coercivity: shell theorem, subordination formula, constants, Monte-Carlo estimate."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from landau_lite import coercivity as co
+from landau_lite.analysis import coercivity as co
 from landau_lite.closed_forms import coercivity_constant_maxwellian, maxwellian_collision_matrix, maxwellian_lambdas
 from landau_lite.problems import BKW
 

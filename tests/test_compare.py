@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from landau_lite import compare as cmp
+from landau_lite.book import compare as cmp
 from landau_lite.cli import build_parser
 
 torch.set_num_threads(1)

@@ -1,4 +1,4 @@
-"""Tests of landau_lite.divergences: quadratures, divergences, Gaussian closed forms, Pinsker ratios."""
+"""Tests of landau_lite.analysis.divergences: quadratures, divergences, Gaussian closed forms, Pinsker ratios."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import warnings
 import pytest
 import torch
 
-from landau_lite import divergences as dv
-from landau_lite.grid import Grid, kl_on_grid, lp_distance_on_grid
+from landau_lite.analysis import divergences as dv
+from landau_lite.analysis.grid import Grid, kl_on_grid, lp_distance_on_grid
 from landau_lite.problems import BKW
 
 torch.set_num_threads(1)

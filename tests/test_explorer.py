@@ -1,4 +1,4 @@
-"""Tests of landau_lite.explorer: the SBTM form built headlessly, its run callback, the plotting helpers."""
+"""Tests of landau_lite.book.explorer: the SBTM form built headlessly, its run callback, the plotting helpers."""
 import math
 
 import matplotlib
@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from landau_lite import explorer as ex  # noqa: E402
+from landau_lite.book import explorer as ex  # noqa: E402
 from landau_lite.problems import get_problem  # noqa: E402
 from landau_lite.solver import simulate  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Tests for landau_lite.grid: grid quadrature of A*h and (div A)*h, KL / L^p / gradients on grids."""
+"""Tests for landau_lite.analysis.grid: grid quadrature of A*h and (div A)*h, KL / L^p / gradients on grids."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scipy.integrate import tplquad
 
 from landau_lite.closed_forms import (maxwell_molecules_collision_matrix, maxwell_molecules_drift,
                                       maxwellian_collision_matrix, maxwellian_drift)
-from landau_lite.grid import (Grid, clear_kernel_cache, collision_drift_on_grid, collision_matrix_on_grid,
+from landau_lite.analysis.grid import (Grid, clear_kernel_cache, collision_drift_on_grid, collision_matrix_on_grid,
                               gradient_on_grid, kernel_cell_averages, kl_on_grid, landau_velocity_on_grid,
                               lp_distance_on_grid)
 

@@ -1,5 +1,5 @@
 """Tests of landau_lite.radial: radial grid, collision coefficients (also against the shell-theorem quadrature of
-landau_lite.coercivity), coercivity constant, the radial Landau solver and the radial Lemma 3.3 terms."""
+landau_lite.analysis.coercivity), coercivity constant, the radial Landau solver and the radial Lemma 3.3 terms."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import math
 import pytest
 import torch
 
-from landau_lite import coercivity as co
+from landau_lite.analysis import coercivity as co
 from landau_lite import radial as rd
+import landau_lite as ll
+from landau_lite.analysis import stability as st
 from landau_lite.closed_forms import coercivity_constant_maxwellian, maxwellian_drift, maxwellian_lambdas
 from landau_lite.problems import BKW
 
@@ -62,9 +64,9 @@ def test_radial_coercivity_constant():
     g = rd.RadialGrid(12.0, 2400)
     r = g.centres()
     for T in (0.1, 1.0, 2.0):
-        c = float(rd.radial_coercivity_constant(gauss3(r, T), g, gamma=-3.0, C=1.0))
+        c = float(ll.analysis.coercivity.radial_coercivity_constant(gauss3(r, T), g, gamma=-3.0, C=1.0))
         assert c == pytest.approx(coercivity_constant_maxwellian(T), rel=2e-3)
-    assert float(rd.radial_coercivity_constant(gauss3(r), g, gamma=0.0, C=1.0)) == pytest.approx(2.0, rel=1e-4)
+    assert float(ll.analysis.coercivity.radial_coercivity_constant(gauss3(r), g, gamma=0.0, C=1.0)) == pytest.approx(2.0, rel=1e-4)
 
 
 @pytest.mark.parametrize("method, tol", [("bdf2", 1e-3), ("euler", 1e-2)])
@@ -81,7 +83,8 @@ def test_radial_solver_reproduces_bkw(method, tol):
         ex = p.density(v, 0.25 + t)
         assert float((run.f[k] - ex).abs().max() / ex.max()) < tol
     mass = g.integrate(run.f)
-    assert float((mass - mass[0]).abs().max()) < 1e-13
+    # conservative fluxes: round-off only (600 steps x 200 cells; a leaking boundary flux would be O(dt) = 5e-3)
+    assert float((mass - mass[0]).abs().max()) < 1e-12
     assert bool((run.f >= 0).all())
 
 
@@ -123,7 +126,7 @@ def test_radial_key_terms_identity_and_inequalities():
     v = torch.stack([r, 0 * r, 0 * r], 1)
     f = BKW(3, C=1.0, t0=0.25).density(v, 0.25)
     h = gauss3(r, 1.0)
-    terms = rd.radial_key_terms(f, h, g, gamma=-3.0, C=1.0)
+    terms = st.radial_key_terms(f, h, g, gamma=-3.0, C=1.0)
     assert float(terms["direct"]) == pytest.approx(float(terms["coercive"] + terms["cross"]), rel=1e-12)
     assert float(terms["direct"]) <= float(terms["bound_c"])
     assert float(terms["coercive"]) < 0 < float(terms["kl"])
@@ -152,6 +155,6 @@ def test_coefficients_agree_with_shell_theorem_quadrature(at):
     assert errs[1] < 1e-4
     assert 3.5 < errs[0] / errs[1] < 4.5                         # second order in the shell width
     g = rd.RadialGrid(10.0, 500)
-    c_grid = float(rd.radial_coercivity_constant(profile(g.centres()), g, gamma=-3.0, C=0.7))
+    c_grid = float(ll.analysis.coercivity.radial_coercivity_constant(profile(g.centres()), g, gamma=-3.0, C=0.7))
     c_quad, _ = co.coercivity_constant_radial(profile, C=0.7, r_max=10.0)
     assert c_grid == pytest.approx(c_quad, rel=5e-4)

@@ -1,4 +1,4 @@
-"""Tests of landau_lite.stability: estimators, Gaussian KL identity, Lemma 3.3 terms, Grönwall (radial solver: test_radial.py)."""
+"""Tests of landau_lite.analysis.stability: estimators, Gaussian KL identity, Lemma 3.3 terms, Grönwall (radial solver: test_radial.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from landau_lite import stability as st
-from landau_lite.divergences import gaussian_kl, radial_quadrature
-from landau_lite.grid import Grid
+from landau_lite.analysis import stability as st
+from landau_lite.analysis.divergences import gaussian_kl, radial_quadrature
+from landau_lite.analysis.grid import Grid
 from landau_lite.problems import GaussianMixture, Maxwellian
 
 torch.set_num_threads(1)

@@ -50,13 +50,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from ._checks import (check_choice, check_gamma, check_int, check_pair, check_particles, check_points,
+from .._checks import (check_choice, check_gamma, check_int, check_pair, check_particles, check_points,
                       check_positive, check_real)
-from .kernel import radial_power
-from .velocity import collision_drift, collision_matrix, velocity, velocity_at
+from ..diagnostics import _chunk, _cross_pair_sum, _same, pair_weighted_loss
+from ..kernel import radial_power
+from ..velocity import collision_drift, collision_matrix, velocity, velocity_at
 
 __all__ = [
-    "pair_weighted_loss",
     "abar_weighted_loss",
     "cumulative_integral",
     "gronwall_bound",
@@ -71,116 +71,6 @@ __all__ = [
     "velocity_divergence",
     "CharacteristicTracker",
 ]
-
-#: pair entries per temporary of the chunked kernels (about 2 MB per component in float64)
-_PAIR_BUDGET = 1 << 18
-
-
-def _chunk(n: int, chunk_size: int | None) -> int:
-    if chunk_size is not None:
-        return check_int(chunk_size, "chunk_size", lo=1)
-    return int(max(1, min(n, _PAIR_BUDGET // max(n, 1))))
-
-
-def _same(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
-    if b.dtype != a.dtype or b.device != a.device:
-        raise TypeError(f"{name_b} must have the dtype/device of {name_a} ({a.dtype}, {a.device}), "
-                        f"got ({b.dtype}, {b.device})")
-
-
-# ----------------------------------------------------------------------------------------------
-# weighted score-matching losses
-# ----------------------------------------------------------------------------------------------
-
-def _cross_pair_sum(y: torch.Tensor, a: torch.Tensor, x: torch.Tensor, b: torch.Tensor, gamma: float,
-                    chunk: int, weights: torch.Tensor | None = None) -> torch.Tensor:
-    r""":math:`\sum_{m,j}w_m|z|^\gamma(|z|^2|u|^2-(z\cdot u)^2)` with :math:`z=y_m-x_j`, :math:`u=a_m-b_j` (0-dim)."""
-    d = x.shape[1]
-    total = torch.zeros((), dtype=x.dtype, device=x.device)
-    for start in range(0, y.shape[0], chunk):
-        yb, ab = y[start:start + chunk], a[start:start + chunk]
-        zs = [yb[:, k, None] - x[None, :, k] for k in range(d)]
-        us = [ab[:, k, None] - b[None, :, k] for k in range(d)]
-        r2 = sum(z * z for z in zs)
-        u2 = sum(u * u for u in us)
-        zu = sum(z * u for z, u in zip(zs, us))
-        rows = (radial_power(r2, gamma) * (r2 * u2 - zu * zu)).sum(1)
-        if weights is not None:
-            rows = rows * weights[start:start + chunk]
-        total = total + rows.sum()
-    return total
-
-
-def pair_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C: float,
-                       y: torch.Tensor | None = None, delta_y: torch.Tensor | None = None,
-                       weights: torch.Tensor | None = None, backend: str = "auto",
-                       chunk_size: int | None = None) -> float:
-    r"""The A-weighted pair loss of Theorem 4.2 on particles (math.md §4, **reconstructed** weight).
-
-    Without ``y`` (outer weight :math:`g\otimes g`, the particles twice):
-
-    .. math::
-
-        \hat{\mathcal L} = \frac1{N^2}\sum_{i,j}(\delta_i-\delta_j)\cdot C A(x_i-x_j)(\delta_i-\delta_j)
-        = -\frac2N\sum_i\delta_i\cdot U_i[\delta],
-
-    computed with the Landau velocity :math:`U[\delta]` of the field :math:`\delta` (O(N) for :math:`\gamma=0`).
-    With ``y`` (``(M, d)`` points, e.g. samples of :math:`f`) and ``delta_y`` (the field there), the outer weight
-    is :math:`f\otimes g` as in the theorem; optional ``weights`` :math:`w_m\ge0` on the points ``y`` (e.g.
-    importance ratios :math:`f/g` when ``y`` are samples of :math:`g`) give the self-normalised mean
-
-    .. math::
-
-        \hat{\mathcal L}_{f\otimes g} = \frac{1}{N\sum_mw_m}\sum_{m,j}w_m\,(\delta(y_m)-\delta_j)\cdot CA(y_m-x_j)(\delta(y_m)-\delta_j)
-
-    (:math:`w\equiv1` by default), evaluated in row chunks (memory :math:`O(\text{chunk}\cdot N)`).
-
-    Args:
-        x: particles ``(N, d)``; delta: :math:`\delta_i` at the particles, same shape/dtype/device.
-        gamma, C: the kernel :math:`A(z)=C|z|^\gamma(|z|^2I-z\otimes z)` (``C > 0``).
-        y, delta_y: optional outer points and :math:`\delta` there (both or neither).
-        weights: optional ``(M,)`` non-negative weights of the points ``y`` (needs ``y``).
-        backend: velocity backend for the :math:`g\otimes g` case; chunk_size: rows per chunk (``>= 1``).
-
-    Returns:
-        a float :math:`\ge 0`.
-
-    Example:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> x = torch.randn(200, 3, dtype=torch.float64, generator=g)
-        >>> pair_weighted_loss(x, torch.ones_like(x), gamma=0.0, C=1.0)   # constant delta: no loss
-        0.0
-    """
-    x = check_particles(x, "x")
-    delta = check_pair(x, delta, "x", "delta")
-    gamma = check_gamma(gamma, x.shape[1])
-    C = check_positive(C, "C")
-    if (y is None) != (delta_y is None):
-        raise ValueError("y and delta_y must be given together (or neither)")
-    if weights is not None and y is None:
-        raise ValueError("weights needs y (the points they belong to)")
-    if chunk_size is not None:
-        check_int(chunk_size, "chunk_size", lo=1)
-    if y is None:
-        if not bool(torch.any(delta != delta[:1])):
-            return 0.0
-        U = velocity(x, delta, gamma=gamma, C=C, backend=backend, chunk_size=chunk_size)
-        return max(float(-2.0 / x.shape[0] * (delta * U).sum()), 0.0)
-    y = check_points(y, x.shape[1], "y")
-    _same(x, y, "x", "y")
-    delta_y = check_pair(y, delta_y, "y", "delta_y")
-    norm = float(y.shape[0])
-    if weights is not None:
-        if not isinstance(weights, torch.Tensor) or weights.shape != (y.shape[0],):
-            raise ValueError(f"weights must be a tensor of shape ({y.shape[0]},)")
-        _same(y, weights, "y", "weights")
-        if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()) or not float(weights.sum()) > 0:
-            raise ValueError("weights must be finite, >= 0 and not all zero")
-        norm = float(weights.sum())
-    chunk = _chunk(x.shape[0], chunk_size)
-    total = _cross_pair_sum(y, delta_y, x, delta, gamma, chunk, weights)
-    return max(float(total) * C / (x.shape[0] * norm), 0.0)
-
 
 def abar_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C: float,
                        y: torch.Tensor | None = None, delta_y: torch.Tensor | None = None,
@@ -327,7 +217,7 @@ def sample_at(problem: Any, t: float, n: int, *, generator: torch.Generator | No
         >>> sample_at(get_problem("bkw3"), 7.0, 5, generator=torch.Generator().manual_seed(0)).shape
         torch.Size([5, 3])
     """
-    from .problems import BKW, Maxwellian
+    from ..problems import BKW, Maxwellian
 
     problem = _check_problem(problem)
     t = check_real(t, "t")
@@ -353,7 +243,7 @@ def fisher_information(problem: Any, t: float, *, r_max: float = 14.0, panels: i
         1.5
     """
     from .divergences import radial_quadrature
-    from .problems import BKW, Maxwellian
+    from ..problems import BKW, Maxwellian
 
     problem = _check_problem(problem)
     t = check_real(t, "t")
@@ -462,7 +352,7 @@ def kl_kde(problem: Any, t: float, x: torch.Tensor, *, n_mc: int | None = None,
         >>> 0.0 < kl < 0.05
         True
     """
-    from .diagnostics import kde_density
+    from ..diagnostics import kde_density
 
     problem = _check_problem(problem)
     x = check_particles(x, "x")
@@ -514,7 +404,7 @@ def kde_kl_bias(problem: Any, t: float, n: int, bandwidth: float, *, r_max: floa
         True
     """
     from .divergences import radial_quadrature
-    from .problems import BKW
+    from ..problems import BKW
 
     problem = _check_problem(problem)
     if not isinstance(problem, BKW):

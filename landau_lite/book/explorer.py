@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_int, check_positive, check_real
-from .device import by_device, pick_device
-from .diagnostics import moments, relative_fisher_error
-from .problems import Problem, get_problem
+from .._checks import check_choice, check_int, check_positive, check_real
+from ..device import by_device, pick_device
+from ..diagnostics import moments, relative_fisher_error
+from ..problems import Problem, get_problem
 
 __all__ = [
     "EXPLORER_PROBLEMS", "HISTORY_KEYS", "empty_history", "record_diagnostics", "run_history",
@@ -352,8 +352,8 @@ def sbtm_explorer(*, defaults: dict | None = None, device: str | torch.device = 
         import ipywidgets as W
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("sbtm_explorer needs ipywidgets: pip install ipywidgets (Colab has it)") from exc
-    from .scores import NeuralScore, make_score
-    from .solver import NonFiniteError, simulate
+    from ..scores import NeuralScore, make_score
+    from ..solver import NonFiniteError, simulate
 
     dev = pick_device(device)
     v = _check_defaults(defaults)

@@ -14,7 +14,7 @@ and :math:`\partial_t g+\nabla\cdot(gu_g)=0`, then
 
     \frac{d}{dt}\mathrm{KL}(f\Vert g) = \int f\,(u_f-u_g)\cdot\nabla\log\frac fg .
 
-For Gaussians moved by linear fields everything is in closed form: :func:`landau_lite.divergences.gaussian_kl`,
+For Gaussians moved by linear fields everything is in closed form: :func:`landau_lite.analysis.divergences.gaussian_kl`,
 :func:`gaussian_linear_flow`, :func:`gaussian_kl_rate`.
 
 **2. The decomposition** (Lemma 3.3(b)–(c), [reconstructed]). With :math:`\Phi=\nabla\log(f/g)`, :math:`h=f-g`
@@ -25,7 +25,7 @@ and :math:`R = \bar a[h]\nabla\log f-\bar b[h]`,
     \int f(U[f]-U[g])\cdot\Phi = -\int f\,\Phi\cdot\bar a[g]\Phi - \int f\,\Phi\cdot R
     \ \le\ -\frac12\int f\,\Phi\cdot\bar a[g]\Phi + \frac12\int f\,R\cdot\bar a[g]^{-1}R .
 
-:func:`key_terms_on_grid` (3-D grids, :mod:`landau_lite.grid`) and :func:`landau_lite.radial.radial_key_terms`
+:func:`key_terms_on_grid` (3-D grids, :mod:`landau_lite.analysis.grid`) and :func:`landau_lite.analysis.stability.radial_key_terms`
 (radial densities) compute every term.
 
 **3. The Coulomb constants** (Lemma 3.3(d), :math:`d=3`, :math:`\gamma=-3`; **our reconstruction**, math.md §4: the
@@ -54,14 +54,17 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ._checks import (check_choice, check_finite_float, check_particles, check_positive, check_real,
+from .._checks import (check_choice, check_finite_float, check_particles, check_positive, check_real,
                       check_same_device_dtype)
+from ..radial import RadialGrid, radial_collision_coefficients
+from .coercivity import radial_coercivity_constant
 from .divergences import gaussian_kl
 
 if TYPE_CHECKING:  # pragma: no cover
     from .grid import Grid
 
 __all__ = [
+    "radial_key_terms",
     # weights, quadrature estimators
     "japanese_bracket",
     "weighted_fisher_information",
@@ -99,11 +102,11 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 
 def _check_positive_pair_on_grid(f: object, g: object, grid: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate two positive densities given at the points of a :class:`landau_lite.grid.Grid`."""
+    """Validate two positive densities given at the points of a :class:`landau_lite.analysis.grid.Grid`."""
     from .grid import Grid
 
     if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a landau_lite.grid.Grid, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a landau_lite.analysis.grid.Grid, got {type(grid).__name__}")
     f = check_finite_float(f, "f")
     g = check_finite_float(g, "g")
     for name, x in (("f", f), ("g", g)):
@@ -188,7 +191,7 @@ def weighted_fisher_information(f: torch.Tensor, score: torch.Tensor, r: torch.T
     .. math:: I_k(f) \approx \sum_i w_i\, f(v_i)\,\langle v_i\rangle^k\,|s(v_i)|^2 ,
 
     where :math:`\int F\,dv\approx\sum_i w_iF(v_i)` (a 3-D grid: :math:`w_i=\Delta^3`; a radial rule from
-    :func:`landau_lite.divergences.radial_quadrature` or :meth:`landau_lite.radial.RadialGrid.quadrature`: :math:`w_i`
+    :func:`landau_lite.analysis.divergences.radial_quadrature` or :meth:`landau_lite.radial.RadialGrid.quadrature`: :math:`w_i`
     includes :math:`4\pi r_i^2`).
 
     Args:
@@ -388,7 +391,7 @@ def kde_kl_estimate(x_f: torch.Tensor, x_g: torch.Tensor, *, bandwidth: float | 
         >>> abs(float(kde_kl_estimate(x, y))) < 0.05
         True
     """
-    from .diagnostics import kde_bandwidth, kde_density
+    from ..diagnostics import kde_bandwidth, kde_density
 
     x_f = check_particles(x_f, "x_f")
     x_g = check_particles(x_g, "x_g")
@@ -638,7 +641,7 @@ def coercivity_constant_on_grid(a: torch.Tensor, points: torch.Tensor, *, gamma:
     :math:`|v|\to\infty`, math.md §3.4, which can be below every grid value when :math:`T` is small).
 
     Args:
-        a: symmetric matrices ``(M, d, d)`` (e.g. :func:`landau_lite.grid.collision_matrix_on_grid`).
+        a: symmetric matrices ``(M, d, d)`` (e.g. :func:`landau_lite.analysis.grid.collision_matrix_on_grid`).
         points: the points ``(M, d)``.
         gamma: kernel exponent (the weight is :math:`\langle v\rangle^{\gamma}`).
 
@@ -669,7 +672,7 @@ def _spectral_derivative(u: torch.Tensor, grid: "Grid", axis: int) -> torch.Tens
 
 
 def divergence_on_grid_spectral(F: torch.Tensor, grid: "Grid") -> torch.Tensor:
-    r"""Divergence :math:`\nabla\cdot F` of a vector field on a :class:`~landau_lite.grid.Grid` by Fourier differentiation.
+    r"""Divergence :math:`\nabla\cdot F` of a vector field on a :class:`~landau_lite.analysis.grid.Grid` by Fourier differentiation.
 
     .. math:: \partial_jF_j \approx \mathcal F^{-1}\big[i k_j\,\mathcal F F_j\big],\qquad k_j\in\tfrac{2\pi}{2L}\mathbb Z,
 
@@ -679,13 +682,13 @@ def divergence_on_grid_spectral(F: torch.Tensor, grid: "Grid") -> torch.Tensor:
 
     Args:
         F: ``(n**d, d)`` values at the grid points.
-        grid: the :class:`~landau_lite.grid.Grid`.
+        grid: the :class:`~landau_lite.analysis.grid.Grid`.
 
     Returns:
         ``(n**d,)``, dtype/device of ``F``.
 
     Example:
-        >>> from landau_lite.grid import Grid
+        >>> from landau_lite.analysis.grid import Grid
         >>> g = Grid(d=2, L=8.0, n=64); v = g.points()
         >>> F = v * torch.exp(-(v * v).sum(1, keepdim=True) / 2)          # div = (2 - |v|^2) e^{-|v|^2/2}
         >>> ex = (2 - (v * v).sum(1)) * torch.exp(-(v * v).sum(1) / 2)
@@ -695,7 +698,7 @@ def divergence_on_grid_spectral(F: torch.Tensor, grid: "Grid") -> torch.Tensor:
     from .grid import Grid
 
     if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a landau_lite.grid.Grid, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a landau_lite.analysis.grid.Grid, got {type(grid).__name__}")
     F = check_finite_float(F, "F")
     if F.shape != (grid.size, grid.d):
         raise ValueError(f"F must have shape ({grid.size}, {grid.d}), got {tuple(F.shape)}")
@@ -721,10 +724,10 @@ def kl_rate_divergence_form_on_grid(f: torch.Tensor, g: torch.Tensor, flux_f: to
 
     Args:
         f, g: positive densities ``(n**d,)``; flux_f, flux_g: the fluxes :math:`fu_f`, :math:`gu_g`, ``(n**d, d)``.
-        grid: the :class:`~landau_lite.grid.Grid`.
+        grid: the :class:`~landau_lite.analysis.grid.Grid`.
 
     Example (:math:`f=N(0,I)` pushed by :math:`u_f=-v`, :math:`g=N(0,2I)` fixed; then :math:`\frac{d}{dt}\mathrm{KL}=E_f[-v\cdot(-v+v/2)]=\frac32`):
-        >>> from landau_lite.grid import Grid
+        >>> from landau_lite.analysis.grid import Grid
         >>> G = Grid(d=3, L=8.0, n=32); v = G.points()
         >>> f = (2 * math.pi) ** -1.5 * torch.exp(-(v * v).sum(1) / 2)
         >>> g = (4 * math.pi) ** -1.5 * torch.exp(-(v * v).sum(1) / 4)
@@ -742,7 +745,7 @@ def key_terms_on_grid(f: torch.Tensor, g: torch.Tensor, score_f: torch.Tensor, s
     r"""Every term of Lemma 3.3(b)–(c) for two densities on a 3-D (or 2-D) grid.
 
     With :math:`\Phi=s_f-s_g` (:math:`s=\nabla\log`), :math:`h=f-g`, :math:`R=\bar a[h]s_f-\bar b[h]`,
-    :math:`U[f]=-\bar a[f]s_f+\bar b[f]` (all from :mod:`landau_lite.grid`, singular cells integrated exactly):
+    :math:`U[f]=-\bar a[f]s_f+\bar b[f]` (all from :mod:`landau_lite.analysis.grid`, singular cells integrated exactly):
 
     ================  ==============================================================================
     key               value
@@ -774,14 +777,14 @@ def key_terms_on_grid(f: torch.Tensor, g: torch.Tensor, score_f: torch.Tensor, s
     Args:
         f, g: positive densities ``(n**d,)`` (negligible outside the box).
         score_f, score_g: :math:`\nabla\log f`, :math:`\nabla\log g` at the grid points ``(n**d, d)``.
-        grid: a :class:`~landau_lite.grid.Grid`.
+        grid: a :class:`~landau_lite.analysis.grid.Grid`.
         gamma: kernel exponent; C: collision constant :math:`>0`.
 
     Returns:
         dict of 0-dim tensors (dtype/device of ``f``).
 
     Example (two stationary Maxwellians: the coercive and the cross term cancel, up to the grid error):
-        >>> from landau_lite.grid import Grid
+        >>> from landau_lite.analysis.grid import Grid
         >>> G = Grid(d=3, L=6.0, n=24); v = G.points()
         >>> f = (2 * math.pi * 0.8) ** -1.5 * torch.exp(-(v * v).sum(1) / 1.6)
         >>> g = (2 * math.pi) ** -1.5 * torch.exp(-(v * v).sum(1) / 2)
@@ -1018,3 +1021,65 @@ def polynomial_gronwall_bound(times: torch.Tensor, kl0: float, A: float, alpha: 
     else:
         integral = A * (s.pow(alpha + 1.0) - 1.0) / (alpha + 1.0)
     return math.log(kl0) + integral if log else kl0 * torch.exp(integral)
+
+
+def radial_key_terms(f: torch.Tensor, g: torch.Tensor, grid: RadialGrid, *, gamma: float,
+                     C: float) -> dict[str, torch.Tensor]:
+    r"""The terms of Lemma 3.3(b)–(d) for two isotropic densities on a :class:`RadialGrid` (3-D).
+
+    Every vector is radial, so :math:`\Phi\cdot\bar a[g]\Phi=\lambda_\parallel[g]\Phi_r^2` and
+    :math:`R\cdot\bar a[g]^{-1}R=R_r^2/\lambda_\parallel[g]`, with :math:`\Phi_r=\partial_r\log(f/g)`,
+    :math:`R_r=\lambda_\parallel[f-g]\,\partial_r\log f-b[f-g]` (coefficients are linear in the density) and
+    :math:`U_r[f]=-\lambda_\parallel[f]\partial_r\log f+b[f]`. Keys as in :func:`landau_lite.analysis.stability.key_terms_on_grid`: ``direct``,
+    ``coercive``, ``cross``, ``young``, ``bound_c``, ``weighted_phi``, ``kl``, plus ``fisher3``
+    (:math:`I_{-\gamma}(f)`), ``f_w_l2`` (:math:`\|\langle v\rangle^{-\gamma}f\|_2`), ``f_sup``, ``g_sup`` and ``c``
+    (:func:`radial_coercivity_constant` of :math:`g`). Scores by :meth:`RadialGrid.score`; integrals by the shell
+    midpoint rule; ``kl`` in the nonnegative form :math:`\int(f\log\frac fg-f+g)` (equal to KL for equal masses,
+    accurate for tiny values).
+
+    Example (a Maxwellian against another temperature: both stationary, the rate is ~0):
+        >>> from landau_lite.radial import RadialGrid
+        >>> gr = RadialGrid(10.0, 400); r = gr.centres()
+        >>> f = (2 * math.pi * 0.8) ** -1.5 * torch.exp(-r * r / 1.6)
+        >>> g = (2 * math.pi) ** -1.5 * torch.exp(-r * r / 2)
+        >>> t = radial_key_terms(f, g, gr, gamma=-3.0, C=1.0)
+        >>> bool(abs(float(t["direct"])) < 1e-3 * abs(float(t["coercive"])))
+        True
+    """
+    if not isinstance(grid, RadialGrid):
+        raise TypeError(f"grid must be a RadialGrid, got {type(grid).__name__}")
+    f = grid.check_values(f, "f")
+    g = grid.check_values(g, "g")
+    if f.ndim != 1 or g.shape != f.shape:
+        raise ValueError(f"f and g must have shape ({grid.n},)")
+    check_same_device_dtype(f, g, "f", "g")
+    if bool((f <= 0).any()) or bool((g <= 0).any()):
+        raise ValueError("f and g must be > 0 at every centre")
+    gamma = check_real(gamma, "gamma")
+    C = check_positive(C, "C")
+    lf, _, bf = radial_collision_coefficients(f, grid, gamma=gamma, C=C)
+    lg, _, bg = radial_collision_coefficients(g, grid, gamma=gamma, C=C)
+    sf, sg = grid.score(f), grid.score(g)
+    phi = sf - sg
+    U_f = -lf * sf + bf
+    U_g = -lg * sg + bg
+    R = (lf - lg) * sf - (bf - bg)
+    r, V = grid.quadrature(dtype=f.dtype, device=f.device)
+    wgt = (1.0 + r * r).pow(-0.5 * gamma)
+    integ = lambda x: (V * x).sum()  # noqa: E731
+    coercive = -integ(f * lg * phi * phi)
+    young = 0.5 * integ(f * R * R / lg)
+    return {
+        "direct": integ(f * (U_f - U_g) * phi),
+        "coercive": coercive,
+        "cross": -integ(f * phi * R),
+        "young": young,
+        "bound_c": 0.5 * coercive + young,
+        "weighted_phi": integ(f * phi * phi / wgt),
+        "kl": kl_quadrature(f, g, V, nonnegative=True),
+        "fisher3": integ(f * wgt * sf * sf),
+        "f_w_l2": integ((wgt * f) ** 2).sqrt(),
+        "f_sup": f.max(),
+        "g_sup": g.max(),
+        "c": radial_coercivity_constant(g, grid, gamma=gamma, C=C),
+    }

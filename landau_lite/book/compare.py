@@ -11,14 +11,14 @@ command line, ``python -m landau_lite run ...`` (:meth:`RunSpec.command`); :func
   (0 for the exact score, ``nan`` where the problem has no exact score);
 * ``kl_kde``, ``kl_base``, ``kl_excess`` (needs the particles: a ``.pt`` file or a ``Run``) —
   :math:`\mathrm{KL}(f_T\Vert\hat g)` with an isotropic Gaussian KDE :math:`\hat g` of the particles
-  (:func:`landau_lite.certificate.kl_kde`, bandwidth :math:`h=\sqrt{\operatorname{tr}\hat\Sigma/d}\,N^{-1/(d+4)}`), the
+  (:func:`landau_lite.analysis.certificate.kl_kde`, bandwidth :math:`h=\sqrt{\operatorname{tr}\hat\Sigma/d}\,N^{-1/(d+4)}`), the
   same estimator on exact samples of :math:`f_T` with the same :math:`N` and :math:`h` (mean of ``reps``
   draws: the estimator's own bias), and their difference;
 * ``wall_time`` (machine-dependent) and ``steps``.
 
 :func:`compare_methods` runs a list of specs and :func:`format_table` prints a Markdown table. From the shell, after
 ``python -m landau_lite run ... --out DIR/NAME.pt`` for every row (:meth:`RunSpec.command`),
-``python -m landau_lite.compare DIR/*.pt`` prints the same table.
+``python -m landau_lite.book.compare DIR/*.pt`` prints the same table.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_int, check_positive, check_real
+from .._checks import check_choice, check_int, check_positive, check_real
 
 __all__ = [
     "RunSpec",
@@ -88,8 +88,8 @@ class RunSpec:
     score_kwargs: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        from .problems import PROBLEMS
-        from .scores import SCORE_METHODS
+        from ..problems import PROBLEMS
+        from ..scores import SCORE_METHODS
 
         check_choice(self.problem, "problem", PROBLEMS)
         check_choice(self.score, "score", SCORE_METHODS)
@@ -132,7 +132,7 @@ class RunSpec:
 
 def cli_supports_score_options() -> bool:
     """True when ``python -m landau_lite run`` accepts ``--score-opt KEY=VALUE`` (score options for blob/SBTM)."""
-    from .cli import build_parser
+    from ..cli import build_parser
 
     parser = build_parser()
     for action in parser._subparsers._group_actions:          # noqa: SLF001 - argparse has no public API for this
@@ -151,7 +151,7 @@ def run_spec(spec: RunSpec, *, out: str | os.PathLike | None = None, via_cli: bo
     ``.pt``), then :meth:`Run.load` — exactly what the shell command does. A spec with score options needs
     a CLI with ``--score-opt`` (``ValueError`` otherwise).
     """
-    from .solver import Run, simulate
+    from ..solver import Run, simulate
 
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a RunSpec, got {type(spec).__name__}")
@@ -162,7 +162,7 @@ def run_spec(spec: RunSpec, *, out: str | os.PathLike | None = None, via_cli: bo
         if not (out.endswith(".json") or out.endswith(".pt")):
             raise ValueError(f"out must end with .json or .pt, got {out!r}")
     if via_cli:
-        from .cli import main as cli_main
+        from ..cli import main as cli_main
 
         if out is None:
             raise ValueError("via_cli=True needs out=... (the CLI writes the run to a file)")
@@ -203,10 +203,10 @@ def metrics(run: Any, *, kde: bool = True, reps: int = 3, seed: int = 0, n_mc: i
         a dict with ``problem, score, n, dt, t_end, steps, status, wall_time, m4, m4_ref, m4_err, cov_err,
         fisher_err`` and, with ``kde``, ``kl_kde, kl_base, kl_excess`` (``nan`` where not computable).
     """
-    from .certificate import kl_kde, sample_at
-    from .device import pick_device
-    from .problems import get_problem
-    from .solver import Run
+    from ..analysis.certificate import kl_kde, sample_at
+    from ..device import pick_device
+    from ..problems import get_problem
+    from ..solver import Run
 
     if isinstance(run, (str, os.PathLike)):
         run = Run.load(run)
@@ -309,8 +309,8 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] = DEFAUL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m landau_lite.compare RUN.pt [RUN.pt ...]``: print the comparison table of saved runs."""
-    ap = argparse.ArgumentParser(prog="python -m landau_lite.compare", description=main.__doc__)
+    """``python -m landau_lite.book.compare RUN.pt [RUN.pt ...]``: print the comparison table of saved runs."""
+    ap = argparse.ArgumentParser(prog="python -m landau_lite.book.compare", description=main.__doc__)
     ap.add_argument("paths", nargs="+", help="saved runs (.pt for the KL columns, or .json)")
     ap.add_argument("--columns", nargs="+", default=list(DEFAULT_COLUMNS) + ["wall_time"])
     ap.add_argument("--no-kde", dest="kde", action="store_false", help="skip the KDE-based KL columns")

@@ -24,8 +24,8 @@ Every integral is a weighted sum :math:`\int\varphi\approx\sum_k w_k\varphi(v_k)
   :math:`\int_{\mathbb R^d}\varphi = |S^{d-1}|\int_0^\infty r^{d-1}\varphi(r e_1)\,dr`, nodes on the first axis;
 * :func:`axial_quadrature` — for densities symmetric about the :math:`e_1` axis (e.g. two isotropic Gaussians
   whose means lie on that axis): :math:`\int\varphi = |S^{d-2}|\int\!\!\int\rho^{d-2}\varphi(x e_1+\rho e_2)\,d\rho\,dx`;
-* :func:`grid_quadrature` — the midpoint rule of a :class:`landau_lite.grid.Grid` (the values then agree
-  with :func:`landau_lite.grid.kl_on_grid` and :func:`landau_lite.grid.lp_distance_on_grid`).
+* :func:`grid_quadrature` — the midpoint rule of a :class:`landau_lite.analysis.grid.Grid` (the values then agree
+  with :func:`landau_lite.analysis.grid.kl_on_grid` and :func:`landau_lite.analysis.grid.lp_distance_on_grid`).
 
 Densities are passed either as values at ``quad.points`` (a tensor of shape ``(M,)``) or as callables
 ``v -> values`` with ``v`` of shape ``(M, d)``. Where densities underflow in the tails (a KL of two Gaussians
@@ -41,7 +41,7 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
-from ._checks import check_finite_tensor, check_int, check_positive, check_real, check_tensor
+from .._checks import check_finite_tensor, check_int, check_positive, check_real, check_tensor
 
 __all__ = [
     "Quadrature",
@@ -301,12 +301,12 @@ def axial_quadrature(d: int, L: float, rho_max: float, *, center: float = 0.0, p
 
 def grid_quadrature(grid: object, *, dtype: torch.dtype = torch.float64,
                     device: str | torch.device = "cpu") -> Quadrature:
-    r"""The midpoint rule of a :class:`landau_lite.grid.Grid`: nodes ``grid.points()``, weights :math:`\Delta^d`.
+    r"""The midpoint rule of a :class:`landau_lite.analysis.grid.Grid`: nodes ``grid.points()``, weights :math:`\Delta^d`.
 
-    Sums over this rule equal :func:`landau_lite.grid.kl_on_grid` / :func:`~landau_lite.grid.lp_distance_on_grid`.
+    Sums over this rule equal :func:`landau_lite.analysis.grid.kl_on_grid` / :func:`~landau_lite.analysis.grid.lp_distance_on_grid`.
 
     Example:
-        >>> from landau_lite.grid import Grid
+        >>> from landau_lite.analysis.grid import Grid
         >>> q = grid_quadrature(Grid(d=2, L=8.0, n=64))
         >>> v = q.points
         >>> round(float(q.integrate(torch.exp(-0.5 * (v * v).sum(1)) / (2 * math.pi))), 10)
@@ -315,7 +315,7 @@ def grid_quadrature(grid: object, *, dtype: torch.dtype = torch.float64,
     from .grid import Grid
 
     if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a landau_lite.grid.Grid, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a landau_lite.analysis.grid.Grid, got {type(grid).__name__}")
     pts = grid.points(dtype=dtype, device=device)
     w = torch.full((pts.shape[0],), grid.cell_volume, dtype=dtype, device=device)
     return Quadrature(points=pts, weights=w, kind="grid")
@@ -337,7 +337,7 @@ def _center(center: object, d: int) -> list[float]:
 
 def _check_quad(quad: object) -> Quadrature:
     if not isinstance(quad, Quadrature):
-        raise TypeError(f"quad must be a landau_lite.divergences.Quadrature, got {type(quad).__name__}")
+        raise TypeError(f"quad must be a landau_lite.analysis.divergences.Quadrature, got {type(quad).__name__}")
     return quad
 
 

@@ -22,11 +22,13 @@ from typing import Callable
 
 import torch
 
-from ._checks import (check_dim, check_finite_tensor, check_int, check_particles, check_points, check_positive,
-                      check_tensor)
+from .._checks import (check_dim, check_finite_tensor, check_int, check_particles, check_points, check_positive,
+                      check_real, check_tensor)
+from ..radial import RadialGrid, radial_collision_coefficients
 from .divergences import gauss_legendre_rule
 
 __all__ = [
+    "radial_coercivity_constant",
     "radial_collision_eigenvalues",
     "gaussian_collision_matrix",
     "lambda_min",
@@ -374,7 +376,7 @@ def collision_matrix_batch_means(v: torch.Tensor, x: torch.Tensor, *, gamma: flo
         >>> bool(abs(float(m[0, 0, 0]) - 2 / 3 * math.sqrt(2 / math.pi)) < 4 * float(se[0, 0, 0]))
         True
     """
-    from .velocity import collision_matrix
+    from ..velocity import collision_matrix
 
     x = check_particles(x, "x")
     n_batches = check_int(n_batches, "n_batches", lo=2)
@@ -387,3 +389,40 @@ def collision_matrix_batch_means(v: torch.Tensor, x: torch.Tensor, *, gamma: flo
     mean = means.mean(0)
     se = means.std(0, unbiased=True) / math.sqrt(n_batches)
     return mean, se
+
+
+def radial_coercivity_constant(g: torch.Tensor, grid: RadialGrid, *, gamma: float, C: float) -> torch.Tensor:
+    r"""Coercivity constant of :math:`\bar a[g]` for an isotropic :math:`g`: :math:`c=\inf_v\lambda_{\min}(\bar a[g](v))\langle v\rangle^{-\gamma}`.
+
+    Coulomb: the minimum over the centres of :math:`\min(\lambda_\parallel,\lambda_\perp)\langle r\rangle^3`, and the limit
+    :math:`\lim_{r\to\infty}\lambda_\parallel\langle r\rangle^3=\frac23CE` (:math:`E=\int g|v|^2`; for :math:`r` beyond the
+    support, :math:`\lambda_\parallel\langle r\rangle^3=\frac23CE(1+r^{-2})^{3/2}` decreases to it) — math.md §3.4's
+    :math:`c_T=\min\{\lambda(0),2T\}` for a Maxwellian. Maxwell molecules: :math:`c=\frac23CE` (weight
+    :math:`\langle v\rangle^0`).
+
+    Returns:
+        0-dim tensor, dtype/device of ``g``.
+
+    Example:
+        >>> from landau_lite.radial import RadialGrid
+        >>> gr = RadialGrid(10.0, 2000); r = gr.centres()
+        >>> M = (2 * math.pi) ** -1.5 * torch.exp(-r * r / 2)
+        >>> round(float(radial_coercivity_constant(M, gr, gamma=-3.0, C=1.0)), 4)     # closed form 0.5319
+        0.5319
+    """
+    if not isinstance(grid, RadialGrid):
+        raise TypeError(f"grid must be a RadialGrid, got {type(grid).__name__}")
+    g = grid.check_values(g, "g")
+    if g.ndim != 1:
+        raise ValueError(f"g must have shape ({grid.n},), got {tuple(g.shape)}")
+    C = check_positive(C, "C")
+    tail = 2.0 * C * grid.second_moment(g) / 3.0
+    gamma = check_real(gamma, "gamma")
+    if gamma not in (0.0, -3.0):
+        raise ValueError(f"gamma must be 0 (Maxwell molecules) or -3 (Coulomb) for radial densities, got {gamma}")
+    if gamma == 0.0:
+        return tail
+    lp, lq, _ = radial_collision_coefficients(g, grid, gamma=gamma, C=C, at="centres")
+    c = grid.centres(dtype=g.dtype, device=g.device)
+    inner = (torch.minimum(lp, lq) * (1.0 + c * c) ** 1.5).min()
+    return torch.minimum(inner, tail)

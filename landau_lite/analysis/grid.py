@@ -113,7 +113,7 @@ from numbers import Real
 import numpy as np
 import torch
 
-from ._checks import (check_dim, check_finite_tensor, check_gamma, check_int, check_positive, check_real,
+from .._checks import (check_dim, check_finite_tensor, check_gamma, check_int, check_positive, check_real,
                       check_same_device_dtype, check_tensor)
 
 __all__ = [
@@ -233,7 +233,7 @@ class Grid:
 
 def _check_grid(grid: object) -> Grid:
     if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a landau_lite.grid.Grid, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a landau_lite.analysis.grid.Grid, got {type(grid).__name__}")
     return grid
 
 

@@ -1,0 +1,85 @@
+r"""The score-method interface shared by the particle solver, and the validation helpers of the methods."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .._checks import check_finite_tensor
+
+__all__ = ["ScoreMethod"]
+
+
+# ----------------------------------------------------------------------------------------------------
+# validation helpers shared by the score methods
+# ----------------------------------------------------------------------------------------------------
+def _check_problem(problem: object, name: str = "problem") -> Any:
+    if problem is None or not callable(getattr(problem, "score", None)):
+        raise TypeError(f"{name} must be a Problem with a .score(v, t) method, got {type(problem).__name__}")
+    return problem
+
+
+def _check_state(x: object, name: str, d: int | None, dtype: torch.dtype | None = None,
+                 device: torch.device | None = None) -> Tensor:
+    """Particles for update(): (N, d) float tensor, matching dtype/device, finite. Mismatches -> ValueError."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"{name} must have dtype float32 or float64, got {x.dtype}")
+    if x.ndim != 2 or x.shape[0] < 1 or (d is not None and x.shape[1] != d):
+        want = f"(N, {d})" if d is not None else "(N, d)"
+        raise ValueError(f"{name} must have shape {want} with N >= 1, got shape {tuple(x.shape)}")
+    if d is None and x.shape[1] < 2:
+        raise ValueError(f"{name} must have dimension d >= 2, got d = {x.shape[1]}")
+    if dtype is not None and x.dtype != dtype:
+        raise ValueError(f"{name} must have dtype {dtype} (the score model's dtype), got {x.dtype}")
+    if device is not None and x.device != device:
+        raise ValueError(f"{name} must be on device {device} (the score model's device), got {x.device}")
+    check_finite_tensor(x, name)
+    return x
+
+
+def _problem_dim(problem: Any) -> int | None:
+    d = getattr(problem, "d", None)
+    return int(d) if isinstance(d, int) else None
+
+
+# ----------------------------------------------------------------------------------------------------
+# interface
+# ----------------------------------------------------------------------------------------------------
+class ScoreMethod(ABC):
+    r"""Interface of a score method :math:`s_t\approx\nabla\log f_t` used by the particle solver.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``"exact"``, ``"blob"``, ``"sbtm"``).
+    last_loss : float or None
+        Training loss of the last :meth:`update` (None for methods that do not train).
+    history : list of dict
+        Per-update log, e.g. ``{"t": ..., "loss": ..., "steps": ..., "phase": "update"}``.
+    """
+
+    name: str = "score"
+
+    def __init__(self) -> None:
+        self.last_loss: float | None = None
+        self.history: list[dict] = []
+
+    @abstractmethod
+    def initialize(self, x0: Tensor, t0: float, problem: Any = None) -> None:
+        """Prepare the method for a run that starts from particles ``x0`` (N, d) at time ``t0``."""
+
+    @abstractmethod
+    def update(self, x: Tensor, t: float) -> Tensor:
+        """Refresh the score model for particles ``x`` (N, d) at time ``t``; return ``s`` at ``x`` (N, d)."""
+
+    @abstractmethod
+    def __call__(self, v: Tensor) -> Tensor:
+        """Evaluate the current score model at points ``v`` (M, d); returns (M, d)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
