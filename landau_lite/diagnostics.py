@@ -11,15 +11,16 @@ import math
 import torch
 
 from ._checks import (check_choice, check_finite_tensor, check_gamma, check_int, check_pair, check_particles,
-                      check_points, check_positive, check_real, check_tensor)
-from .kernel import radial_power
-from .velocity import velocity
+                      check_points, check_positive, check_real, check_same_device_dtype, check_tensor)
+from .gauss_sums import log_gauss_sum
+from .velocity import VelocityField
 
 __all__ = [
     "moments",
     "entropy_production_rate",
     "relative_fisher_error",
     "kde_density",
+    "log_kde_density",
     "kde_bandwidth",
     "grid_2d",
     "weighted_moment",
@@ -29,9 +30,6 @@ __all__ = [
 
 BANDWIDTH_RULES = ("scott", "silverman")
 
-#: pair entries per KDE temporary (2 MiB in float64: cache-sized, and below glibc's mmap threshold so the
-#: buffer is not page-faulted afresh on every block; see reference/performance.md)
-_KDE_BUDGET = 1 << 18
 
 
 def moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -160,8 +158,56 @@ def _bandwidth_matrix(bandwidth: object, points: torch.Tensor) -> torch.Tensor:
     return h * h * eye
 
 
+def _whitened(points: torch.Tensor, x: torch.Tensor, bandwidth: object) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Validate the KDE arguments; return the whitened particles, queries and the log of the normalisation."""
+    points = check_particles(points, "points", min_n=1)
+    n, d = points.shape
+    x = check_points(x, d, "x")
+    if x.dtype != points.dtype or x.device != points.device:
+        raise TypeError(f"x must have the dtype/device of points ({points.dtype}, {points.device}), "
+                        f"got ({x.dtype}, {x.device})")
+    if isinstance(bandwidth, str) and n < 2:
+        raise ValueError("points must hold at least 2 particles for a bandwidth rule; pass a number instead")
+    H = _bandwidth_matrix(bandwidth, points)
+    L, info = torch.linalg.cholesky_ex(H)
+    diag = torch.diagonal(L)
+    tiny = torch.finfo(points.dtype).tiny
+    if int(info) != 0 or not bool((diag * diag > tiny / torch.finfo(points.dtype).eps).all()):
+        raise ValueError(f"bandwidth is too small (or too ill-conditioned) for {points.dtype}: its covariance "
+                         f"h^2 I or H must be positive definite with eigenvalues above about "
+                         f"{tiny / torch.finfo(points.dtype).eps:.3g}")
+    log_norm = -0.5 * d * math.log(2.0 * math.pi) - float(torch.log(diag).sum()) - math.log(n)
+    # whiten: z^T H^{-1} z = |L^{-1} z|^2
+    P = torch.linalg.solve_triangular(L, points.T, upper=False).T      # (N, d)
+    Xq = torch.linalg.solve_triangular(L, x.T, upper=False).T          # (M, d)
+    for name, t in (("points", P), ("x", Xq)):
+        if not bool(torch.isfinite(t).all()) or not float(t.abs().amax()) < 0.25 * math.sqrt(torch.finfo(t.dtype).max / d):
+            raise ValueError(f"{name}: the whitened coordinates overflow {t.dtype} for this bandwidth; use a larger "
+                             f"bandwidth or rescale the data")
+    return P, Xq, log_norm
+
+
+def log_kde_density(points: torch.Tensor, x: torch.Tensor, *, bandwidth: float | torch.Tensor | str = "scott",
+                    chunk_size: int | None = None, backend: str = "auto") -> torch.Tensor:
+    r"""Logarithm of the Gaussian kernel density estimate :math:`\log\hat f(x)` (see :func:`kde_density`).
+
+    Computed as a streamed log-sum-exp (:func:`landau_lite.gauss_sums.log_gauss_sum`), so it is finite even where
+    :math:`\hat f` underflows (far from all particles), which is what KL estimators need.
+
+    Example:
+        >>> X = torch.zeros(1, 2, dtype=torch.float64)
+        >>> far = torch.tensor([[40.0, 0.0]], dtype=torch.float64)
+        >>> float(kde_density(X, far, bandwidth=1.0)), round(float(log_kde_density(X, far, bandwidth=1.0)), 4)
+        (0.0, -801.8379)
+    """
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", lo=1)
+    P, Xq, log_norm = _whitened(points, x, bandwidth)
+    return log_gauss_sum(Xq, P, 2.0, backend=backend, chunk_size=chunk_size) + log_norm
+
+
 def kde_density(points: torch.Tensor, x: torch.Tensor, *, bandwidth: float | torch.Tensor | str = "scott",
-                chunk_size: int | None = None) -> torch.Tensor:
+                chunk_size: int | None = None, backend: str = "auto") -> torch.Tensor:
     r"""Gaussian kernel density estimate of the particles ``points`` at query points ``x``.
 
     .. math::
@@ -174,8 +220,9 @@ def kde_density(points: torch.Tensor, x: torch.Tensor, *, bandwidth: float | tor
         x: query points, ``(M, d)``, same dtype/device as ``points``.
         bandwidth: a positive number or 0-dim tensor :math:`h` (**standard deviation**: :math:`H = h^2 I`), a
             ``(d, d)`` SPD covariance matrix :math:`H`, or a rule ``"scott"``/``"silverman"`` (:func:`kde_bandwidth`).
-        chunk_size: particles per block (default: about :math:`2^{18}` pair entries per block). Queries are also
-            processed in blocks, so the memory is :math:`O(\text{block}\cdot\text{chunk})`, never ``M×N×d``.
+        chunk_size: query rows per block (default: the pair engine's budget); memory :math:`O(N\cdot\text{chunk})`,
+            never ``M×N``.
+        backend: pair-engine backend (``"auto"``, ``"compiled"``, ``"chunked"``; :mod:`landau_lite.pairs`).
 
     Returns:
         ``(M,)`` densities, dtype/device of ``points``.
@@ -185,40 +232,7 @@ def kde_density(points: torch.Tensor, x: torch.Tensor, *, bandwidth: float | tor
         >>> float(kde_density(X, X, bandwidth=1.0)) == 1 / (2 * math.pi)
         True
     """
-    points = check_particles(points, "points", min_n=1)
-    n, d = points.shape
-    x = check_points(x, d, "x")
-    if x.dtype != points.dtype or x.device != points.device:
-        raise TypeError(f"x must have the dtype/device of points ({points.dtype}, {points.device}), "
-                        f"got ({x.dtype}, {x.device})")
-    if chunk_size is not None:
-        chunk_size = check_int(chunk_size, "chunk_size", lo=1)
-    if isinstance(bandwidth, str) and n < 2:
-        raise ValueError("points must hold at least 2 particles for a bandwidth rule; pass a number instead")
-    H = _bandwidth_matrix(bandwidth, points)
-    L = torch.linalg.cholesky(H)
-    log_norm = -0.5 * d * math.log(2.0 * math.pi) - float(torch.log(torch.diagonal(L)).sum())
-    # whiten: z^T H^{-1} z = |L^{-1} z|^2 ; centre first to limit cancellation in |a|^2 + |b|^2 - 2 a.b
-    centre = points.mean(0)
-    P = torch.linalg.solve_triangular(L, (points - centre).T, upper=False).T      # (N, d)
-    Xq = torch.linalg.solve_triangular(L, (x - centre).T, upper=False).T          # (M, d)
-    hp2 = 0.5 * (P * P).sum(1)
-    hq2 = 0.5 * (Xq * Xq).sum(1)
-    m = Xq.shape[0]
-    q_block = min(m, 4096)
-    chunk = chunk_size if chunk_size is not None else max(1, min(n, _KDE_BUDGET // q_block))
-    out = torch.empty(m, dtype=points.dtype, device=points.device)
-    for qs in range(0, m, q_block):
-        qe = min(qs + q_block, m)
-        acc = torch.zeros(qe - qs, dtype=points.dtype, device=points.device)
-        for ps in range(0, n, chunk):
-            pe = min(ps + chunk, n)
-            # -|a-b|^2/2 = a.b - |a|^2/2 - |b|^2/2, built in place in one (block, chunk) buffer
-            e = Xq[qs:qe] @ P[ps:pe].T
-            e.sub_(hq2[qs:qe, None]).sub_(hp2[None, ps:pe]).clamp_(max=0.0).exp_()
-            acc += e.sum(1)
-        out[qs:qe] = acc
-    return out * (math.exp(log_norm) / n)
+    return torch.exp(log_kde_density(points, x, bandwidth=bandwidth, chunk_size=chunk_size, backend=backend))
 
 
 def grid_2d(lim: float, n: int, *, dtype: torch.dtype = torch.float64,
@@ -245,45 +259,6 @@ def grid_2d(lim: float, n: int, *, dtype: torch.dtype = torch.float64,
 # ----------------------------------------------------------------------------------------------
 # the A-weighted pair loss (logged per step by the solver)
 # ----------------------------------------------------------------------------------------------
-
-#: pair entries per temporary of the chunked kernels (about 2 MB per component in float64)
-_PAIR_BUDGET = 1 << 18
-
-
-def _chunk(n: int, chunk_size: int | None) -> int:
-    if chunk_size is not None:
-        return check_int(chunk_size, "chunk_size", lo=1)
-    return int(max(1, min(n, _PAIR_BUDGET // max(n, 1))))
-
-
-def _same(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
-    if b.dtype != a.dtype or b.device != a.device:
-        raise TypeError(f"{name_b} must have the dtype/device of {name_a} ({a.dtype}, {a.device}), "
-                        f"got ({b.dtype}, {b.device})")
-
-
-# ----------------------------------------------------------------------------------------------
-# weighted score-matching losses
-# ----------------------------------------------------------------------------------------------
-
-def _cross_pair_sum(y: torch.Tensor, a: torch.Tensor, x: torch.Tensor, b: torch.Tensor, gamma: float,
-                    chunk: int, weights: torch.Tensor | None = None) -> torch.Tensor:
-    r""":math:`\sum_{m,j}w_m|z|^\gamma(|z|^2|u|^2-(z\cdot u)^2)` with :math:`z=y_m-x_j`, :math:`u=a_m-b_j` (0-dim)."""
-    d = x.shape[1]
-    total = torch.zeros((), dtype=x.dtype, device=x.device)
-    for start in range(0, y.shape[0], chunk):
-        yb, ab = y[start:start + chunk], a[start:start + chunk]
-        zs = [yb[:, k, None] - x[None, :, k] for k in range(d)]
-        us = [ab[:, k, None] - b[None, :, k] for k in range(d)]
-        r2 = sum(z * z for z in zs)
-        u2 = sum(u * u for u in us)
-        zu = sum(z * u for z, u in zip(zs, us))
-        rows = (radial_power(r2, gamma) * (r2 * u2 - zu * zu)).sum(1)
-        if weights is not None:
-            rows = rows * weights[start:start + chunk]
-        total = total + rows.sum()
-    return total
-
 
 def pair_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C: float,
                        y: torch.Tensor | None = None, delta_y: torch.Tensor | None = None,
@@ -333,24 +308,16 @@ def pair_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
         raise ValueError("y and delta_y must be given together (or neither)")
     if weights is not None and y is None:
         raise ValueError("weights needs y (the points they belong to)")
-    if chunk_size is not None:
-        check_int(chunk_size, "chunk_size", lo=1)
+    field = VelocityField(x.shape[1], gamma, C, backend=backend, chunk_size=chunk_size)
     if y is None:
-        if not bool(torch.any(delta != delta[:1])):
-            return 0.0
-        U = velocity(x, delta, gamma=gamma, C=C, backend=backend, chunk_size=chunk_size)
-        return max(float(-2.0 / x.shape[0] * (delta * U).sum()), 0.0)
+        return float(field.pair_loss(x, delta))
     y = check_points(y, x.shape[1], "y")
-    _same(x, y, "x", "y")
+    check_same_device_dtype(x, y, "x", "y")
     delta_y = check_pair(y, delta_y, "y", "delta_y")
-    norm = float(y.shape[0])
     if weights is not None:
         if not isinstance(weights, torch.Tensor) or weights.shape != (y.shape[0],):
             raise ValueError(f"weights must be a tensor of shape ({y.shape[0]},)")
-        _same(y, weights, "y", "weights")
+        check_same_device_dtype(y, weights, "y", "weights")
         if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()) or not float(weights.sum()) > 0:
             raise ValueError("weights must be finite, >= 0 and not all zero")
-        norm = float(weights.sum())
-    chunk = _chunk(x.shape[0], chunk_size)
-    total = _cross_pair_sum(y, delta_y, x, delta, gamma, chunk, weights)
-    return max(float(total) * C / (x.shape[0] * norm), 0.0)
+    return float(field.cross_pair_loss(y, delta_y, x, delta, weights))

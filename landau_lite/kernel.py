@@ -32,14 +32,23 @@ def radial_power(r2: torch.Tensor, gamma: float) -> torch.Tensor:
 
     The zero at the origin is what the kernel needs: every use multiplies it by a factor that
     vanishes at least like :math:`|z|^2`, and for the particle sums the :math:`j=i` term is exactly 0.
+    The power is taken of ``where(r2 > 0, r2, 1)`` and then masked (the "double where"), so that its gradient
+    is finite everywhere: with a single ``where`` the discarded branch :math:`0^{\gamma/2}=\infty` would turn
+    the gradient at :math:`z=0` into ``0 * inf = nan``.
+
+    >>> r2 = torch.tensor([0.0, 4.0], dtype=torch.float64, requires_grad=True)
+    >>> p = radial_power(r2, -3.0); p.sum().backward()
+    >>> p.tolist(), r2.grad.tolist()
+    ([0.0, 0.125], [0.0, -0.046875])
     """
+    pos = r2 > 0
+    safe = torch.where(pos, r2, torch.ones_like(r2))
     if gamma == 0.0:
-        return torch.where(r2 > 0, torch.ones_like(r2), torch.zeros_like(r2))
+        return torch.where(pos, torch.ones_like(r2), torch.zeros_like(r2))
     if gamma == -3.0:
-        rinv = torch.where(r2 > 0, torch.rsqrt(r2), torch.zeros_like(r2))
-        return rinv * rinv * rinv
-    safe = torch.where(r2 > 0, r2, torch.ones_like(r2))
-    return torch.where(r2 > 0, safe.pow(0.5 * gamma), torch.zeros_like(r2))
+        rinv = torch.rsqrt(safe)
+        return torch.where(pos, rinv * rinv * rinv, torch.zeros_like(r2))
+    return torch.where(pos, safe.pow(0.5 * gamma), torch.zeros_like(r2))
 
 
 @dataclass(frozen=True)

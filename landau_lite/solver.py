@@ -62,7 +62,7 @@ from .device import pick_device
 from .diagnostics import pair_weighted_loss
 from .integrators import METHODS
 from .run import NonFiniteError, Run, _to_plain
-from .velocity import BACKENDS, velocity
+from .velocity import BACKENDS, VelocityField
 
 if TYPE_CHECKING:  # pragma: no cover
     from .problems import Problem
@@ -307,8 +307,7 @@ def _execute(st: _Setup) -> Run:
                               f"score {run.score!r}, dt={run.dt:g}); the partial run is attached as .run "
                               f"({k} steps completed)", run, step=k, t=t, quantity=quantity)
 
-    def vel(xx: torch.Tensor, ss: torch.Tensor) -> torch.Tensor:
-        return velocity(xx, ss, gamma=gamma, C=C, backend=st.backend)
+    vel = VelocityField(d, gamma, C, backend=st.backend)
 
     points = st.points
     bar = tqdm(total=len(points) - 1, disable=not st.progress, desc=f"{run.problem}/{run.score}", unit="step")

@@ -6,155 +6,184 @@ Continuity form of the Landau equation: :math:`\partial_t f + \nabla\cdot(f\,U[f
 
     U[f](v) = -\int A(v-w)\big(\nabla\log f(v) - \nabla\log f(w)\big) f(w)\,dw
             = -\bar a[f](v)\,\nabla\log f(v) + \bar b[f](v),
-    \qquad \bar a[f] = A*f,\quad \bar b[f] = (\nabla\cdot A)*f .
+    \qquad \bar a[f] = A*f,\quad \bar b[f] = (\nabla\cdot A)*f,
 
-For particles :math:`x_1,\dots,x_N` with score values :math:`s_i \approx \nabla\log f(x_i)`:
+where the kernel :math:`A(z) = C|z|^\gamma(|z|^2I - z\otimes z)` carries the collision constant :math:`C`
+(:mod:`landau_lite.kernel`). For particles :math:`x_1,\dots,x_N` with score values :math:`s_i \approx \nabla\log f(x_i)`:
 
 .. math::
 
-    U_i = -\frac{C}{N}\sum_{j=1}^N |z_{ij}|^{\gamma}\Big(|z_{ij}|^2\,w_{ij} - (z_{ij}\cdot w_{ij})\,z_{ij}\Big),
+    U_i = -\frac{1}{N}\sum_{j=1}^N A(z_{ij})\,w_{ij}
+        = -\frac{C}{N}\sum_{j=1}^N |z_{ij}|^{\gamma}\Big(|z_{ij}|^2\,w_{ij} - (z_{ij}\cdot w_{ij})\,z_{ij}\Big),
     \qquad z_{ij} = x_i - x_j,\ w_{ij} = s_i - s_j .
 
 The :math:`j=i` term is exactly zero. The summand is antisymmetric in :math:`(i,j)`, so
-:math:`\sum_i U_i = 0` (momentum), and :math:`x_i\cdot U_i` summed over :math:`i` vanishes because
-:math:`A(z)z = 0` (energy): both hold to round-off by construction.
+:math:`\sum_i U_i = 0` (momentum), and :math:`\sum_i x_i\cdot U_i = 0` because :math:`A(z)z = 0` (energy): both
+hold to round-off by construction.
 
-Backends (all O(N) extra memory or O(N·chunk), never an N×N×d tensor):
+Backends (all with :math:`O(N\cdot\text{chunk})` memory at most, never an :math:`N\times N` tensor):
 
-* ``"moments"`` (only :math:`\gamma = 0`): exact O(N) formula. :math:`A` is a quadratic polynomial in
+* ``"moments"`` (only :math:`\gamma = 0`): exact :math:`O(N)` formula. :math:`A` is a quadratic polynomial in
   :math:`z`, so the pair sum expands into a handful of moments of the centred particles and scores.
-* ``"compiled"``: one ``torch.compile``-fused loop over all pairs (Inductor emits a single vectorised
-  reduction; nothing N×N is allocated).
-* ``"chunked"``: eager torch over blocks of rows, with the :math:`j`-contraction done by matrix products.
-* ``"auto"``: ``moments`` for γ=0, ``compiled`` for large N or CUDA, otherwise ``chunked``.
+* ``"compiled"`` / ``"chunked"`` / ``"auto"``: the pair sum on the engine :mod:`landau_lite.pairs` (fused
+  ``torch.compile`` kernel / eager row blocks / compiled once the work pays for it). ``"auto"`` uses ``"moments"``
+  for :math:`\gamma=0`.
+
+For :math:`\gamma=-3` the summand is evaluated as :math:`|z|^{-1}\big(w-(\hat z\cdot w)\hat z\big)`,
+:math:`\hat z=z/|z|`, which stays finite for near-coincident particles. Gradients (autograd) are exact for every
+backend: the powers of :math:`|z|` use a double ``where``, so the :math:`j=i` term has a zero (not NaN) gradient.
 """
 
 from __future__ import annotations
 
-import os
-import types
-import warnings
-from typing import Callable
+import functools
+import math
 
 import torch
 
 from ._checks import check_choice, check_gamma, check_int, check_pair, check_particles, check_points, check_positive
 from .kernel import radial_power
+from .pairs import PairKernel, pair_reduce
 
 __all__ = [
+    "VelocityField",
     "velocity",
     "velocity_at",
     "collision_matrix",
     "collision_drift",
+    "velocity_kernel",
     "BACKENDS",
-    "default_chunk_size",
+    "FLOPS_PER_PAIR",
 ]
 
 BACKENDS = ("auto", "compiled", "chunked", "moments")
 
-#: N from which ``backend="auto"`` compiles on the CPU (compiling costs seconds once per process).
-COMPILE_THRESHOLD_CPU = 4096
-
-
-def default_chunk_size(n: int, device: torch.device) -> int:
-    """Rows per block for the eager path: about 2.6e5 pair entries per temporary on CPU (L2-sized), 2^24 on GPU."""
-    budget = 262_144 if device.type == "cpu" else 16_777_216
-    return int(max(1, min(n, budget // max(n, 1))))
+#: floating-point operations per pair of the fused velocity kernel in 3-D (γ = -3: 6 differences, 2 dot products
+#: (10), the masked reciprocal square root (counted 2), ẑ·w scaling (2), and per component 4 (12)), used for the
+#: roofline fraction of ``python -m landau_lite bench``
+FLOPS_PER_PAIR = {-3.0: 32, "other": 36}
 
 
 # ----------------------------------------------------------------------------------------------
-# pairwise kernels
+# pair functions (component-major: rows = [x_q; s_q] (2d, B), cols = [x; s] (2d, N))
 # ----------------------------------------------------------------------------------------------
 
-def _pair_coefficients(xi: torch.Tensor, si: torch.Tensor, x: torch.Tensor, s: torch.Tensor,
-                       gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Block coefficients :math:`a_{ij} = |z|^{\gamma+2}` and :math:`b_{ij} = |z|^\gamma (z\cdot w)`, shape (B, N)."""
-    d = x.shape[1]
-    r2 = torch.zeros(xi.shape[0], x.shape[0], dtype=x.dtype, device=x.device)
-    zw = torch.zeros_like(r2)
-    for k in range(d):
-        zk = xi[:, k, None] - x[None, :, k]
-        wk = si[:, k, None] - s[None, :, k]
-        r2.addcmul_(zk, zk)
-        zw.addcmul_(zk, wk)
-    p = radial_power(r2, gamma)
-    return p * r2, p * zw
-
-
-def _velocity_rows_chunked(xq: torch.Tensor, sq: torch.Tensor, x: torch.Tensor, s: torch.Tensor,
-                           gamma: float, chunk_size: int) -> torch.Tensor:
-    r"""Eager path: :math:`\sum_j a_{ij}(s_i - s_j) - b_{ij}(x_i - x_j)` by blocks of rows, contraction by GEMM."""
-    out = torch.empty_like(xq)
-    for start in range(0, xq.shape[0], chunk_size):
-        stop = min(start + chunk_size, xq.shape[0])
-        xi, si = xq[start:stop], sq[start:stop]
-        a, b = _pair_coefficients(xi, si, x, s, gamma)
-        out[start:stop] = (si * a.sum(1, keepdim=True) - a @ s) - (xi * b.sum(1, keepdim=True) - b @ x)
-    return out
-
-
-def _velocity_rows_fused(xq: torch.Tensor, sq: torch.Tensor, x: torch.Tensor, s: torch.Tensor,
-                         gamma: float) -> torch.Tensor:
-    """Component-wise row function written for Inductor, which fuses it into one reduction loop."""
-    d = x.shape[1]
-    zs = [xq[:, k, None] - x[None, :, k] for k in range(d)]
-    ws = [sq[:, k, None] - s[None, :, k] for k in range(d)]
+def _differences(rows: torch.Tensor, cols: torch.Tensor, d: int):
+    zs = [rows[k][:, None] - cols[k][None, :] for k in range(d)]
+    ws = [rows[d + k][:, None] - cols[d + k][None, :] for k in range(d)]
     r2 = zs[0] * zs[0]
     zw = zs[0] * ws[0]
     for k in range(1, d):
         r2 = r2 + zs[k] * zs[k]
         zw = zw + zs[k] * ws[k]
+    return zs, ws, r2, zw
+
+
+def _coulomb_inverse(r2: torch.Tensor) -> torch.Tensor:
+    r""":math:`1/|z|` with the value 0 (and a zero gradient) at :math:`z=0`."""
+    pos = r2 > 0
+    return torch.where(pos, torch.rsqrt(torch.where(pos, r2, 1.0)), 0.0)
+
+
+@functools.lru_cache(maxsize=None)
+def velocity_kernel(d: int, gamma: float) -> PairKernel:
+    r"""The :class:`~landau_lite.pairs.PairKernel` of :math:`\sum_j |z|^\gamma(|z|^2w-(z\cdot w)z)`, output ``(d, B)``."""
+
     if gamma == -3.0:
-        rinv = torch.where(r2 > 0, torch.rsqrt(r2), 0.0)
-        a = rinv
-        b = rinv * rinv * rinv * zw
+        def fused(rows, cols, consts):
+            zs, ws, r2, zw = _differences(rows, cols, d)
+            rinv = _coulomb_inverse(r2)
+            c = zw * rinv * rinv
+            return torch.stack([(rinv * (ws[k] - c * zs[k])).sum(1) for k in range(d)])
+
+        def eager(rows, cols, consts):
+            # the same sum, contracted by matrix products: sum_j a_ij (s_i - s_j) - b_ij (x_i - x_j)
+            xq, sq, x, s = rows[:d], rows[d:], cols[:d], cols[d:]
+            zs = [xq[k][:, None] - x[k][None, :] for k in range(d)]
+            r2 = zs[0] * zs[0]
+            zw = zs[0] * (sq[0][:, None] - s[0][None, :])
+            for k in range(1, d):
+                r2.addcmul_(zs[k], zs[k])
+                zw.addcmul_(zs[k], sq[k][:, None] - s[k][None, :])
+            a = _coulomb_inverse(r2)
+            b = zw.mul_(a).mul_(a).mul_(a)
+            return (sq * a.sum(1) - (a @ s.T).T) - (xq * b.sum(1) - (b @ x.T).T)
     else:
+        def fused(rows, cols, consts):
+            zs, ws, r2, zw = _differences(rows, cols, d)
+            p = radial_power(r2, gamma)
+            a = p * r2
+            b = p * zw
+            return torch.stack([(a * ws[k] - b * zs[k]).sum(1) for k in range(d)])
+
+        eager = None
+    tag = f"landau_velocity_d{d}_g{gamma:g}"
+    return PairKernel(tag, fused, eager)
+
+
+@functools.lru_cache(maxsize=None)
+def _matrix_kernel(d: int, gamma: float) -> PairKernel:
+    pairs = [(k, l) for k in range(d) for l in range(k, d)]
+
+    def fused(rows, cols, consts):
+        zs = [rows[k][:, None] - cols[k][None, :] for k in range(d)]
+        r2 = zs[0] * zs[0]
+        for k in range(1, d):
+            r2 = r2 + zs[k] * zs[k]
         p = radial_power(r2, gamma)
-        a = p * r2
-        b = p * zw
-    return torch.stack([(a * ws[k] - b * zs[k]).sum(1) for k in range(d)], dim=1)
+        diag = (p * r2).sum(1)
+        return torch.stack([(diag if k == l else 0.0) - (p * zs[k] * zs[l]).sum(1) for k, l in pairs])
+
+    return PairKernel(f"landau_matrix_d{d}_g{gamma:g}", fused)
 
 
-_COMPILED: dict[tuple, Callable] = {}
-_COMPILE_BROKEN: set[tuple] = set()
+@functools.lru_cache(maxsize=None)
+def _drift_kernel(d: int, gamma: float) -> PairKernel:
+    def fused(rows, cols, consts):
+        zs = [rows[k][:, None] - cols[k][None, :] for k in range(d)]
+        r2 = zs[0] * zs[0]
+        for k in range(1, d):
+            r2 = r2 + zs[k] * zs[k]
+        p = radial_power(r2, gamma)
+        return torch.stack([(p * z).sum(1) for z in zs])
+
+    return PairKernel(f"landau_drift_d{d}_g{gamma:g}", fused)
 
 
-def _compile_disabled() -> bool:
-    return os.environ.get("LANDAU_LITE_COMPILE", "1") == "0"
+@functools.lru_cache(maxsize=None)
+def _pair_loss_kernel(d: int, gamma: float) -> PairKernel:
+    r"""rows ``[y; a]`` (2d, B), cols ``[x; b]`` (2d, N): :math:`\sum_j|z|^\gamma(|z|^2|u|^2-(z\cdot u)^2)`, ``(1, B)``."""
+
+    def fused(rows, cols, consts):
+        zs, us, r2, zu = _differences(rows, cols, d)
+        u2 = us[0] * us[0]
+        for k in range(1, d):
+            u2 = u2 + us[k] * us[k]
+        if gamma == -3.0:
+            rinv = _coulomb_inverse(r2)
+            q = zu * rinv
+            val = rinv * (u2 - q * q)
+        else:
+            val = radial_power(r2, gamma) * (r2 * u2 - zu * zu)
+        return val.sum(1)[None]
+
+    return PairKernel(f"landau_pair_loss_d{d}_g{gamma:g}", fused)
 
 
-def _compiled_rows(key: tuple) -> Callable:
-    """One compiled row function per (gamma, d, dtype, device).
+@functools.lru_cache(maxsize=None)
+def _drift_dot_kernel(d: int, gamma: float) -> PairKernel:
+    r"""rows ``v`` (d, B), cols ``[x; s]`` (2d, N): :math:`\sum_j|v-x_j|^\gamma(v-x_j)\cdot s_j`, ``(1, B)``."""
 
-    Each key gets its own code object, so dynamo's per-code recompile limit never mixes keys: within a
-    key the first compile is shape-static (fastest) and a second N switches to one dynamic-shape kernel.
-    """
-    fn = _COMPILED.get(key)
-    if fn is None:
-        gamma = key[0]
+    def fused(rows, cols, consts):
+        zs = [rows[k][:, None] - cols[k][None, :] for k in range(d)]
+        r2 = zs[0] * zs[0]
+        zs_dot = zs[0] * cols[d][None, :]
+        for k in range(1, d):
+            r2 = r2 + zs[k] * zs[k]
+            zs_dot = zs_dot + zs[k] * cols[d + k][None, :]
+        return (radial_power(r2, gamma) * zs_dot).sum(1)[None]
 
-        def rows(xq, sq, x, s):
-            return _velocity_rows_fused(xq, sq, x, s, gamma)
-
-        tag = "_".join(str(k) for k in key).replace(".", "p").replace("-", "m").replace(":", "_")
-        code = rows.__code__.replace(co_name=f"rows_{tag}")
-        fresh = types.FunctionType(code, rows.__globals__, f"rows_{tag}", rows.__defaults__, rows.__closure__)
-        fn = torch.compile(fresh, fullgraph=True)
-        _COMPILED[key] = fn
-    return fn
-
-
-def _velocity_rows_compiled(xq, sq, x, s, gamma: float, chunk_size: int) -> torch.Tensor:
-    """Fused path; falls back to the chunked path (with one warning) if compilation is unavailable."""
-    key = (float(gamma), x.shape[1], str(x.dtype), str(x.device))
-    if not _compile_disabled() and key not in _COMPILE_BROKEN:
-        try:
-            return _compiled_rows(key)(xq, sq, x, s)
-        except Exception as exc:  # compilation needs a C++ compiler (CPU) or triton (GPU)
-            _COMPILE_BROKEN.add(key)
-            warnings.warn(f"torch.compile unavailable for {key} ({type(exc).__name__}: {str(exc)[:200]}); "
-                          "landau_lite falls back to the eager chunked backend.", RuntimeWarning, stacklevel=3)
-    return _velocity_rows_chunked(xq, sq, x, s, gamma, chunk_size)
+    return PairKernel(f"landau_drift_dot_d{d}_g{gamma:g}", fused)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,65 +207,171 @@ def _velocity_moments(xq: torch.Tensor, sq: torch.Tensor, x: torch.Tensor, s: to
     xm, sm = x.mean(0), s.mean(0)
     a_j, q_j = x - xm, s - sm
     a, q = xq - xm, sq - sm
-    S = (a_j * a_j).sum()
+    a2_j = (a_j * a_j).sum(1, keepdim=True)
+    aq_j = (a_j * q_j).sum(1, keepdim=True)
+    S = a2_j.sum()
     Maa = a_j.T @ a_j
     Maq = a_j.T @ q_j
-    c = (a_j * q_j).sum()
-    v2 = ((a_j * a_j).sum(1, keepdim=True) * q_j).sum(0)
-    v3 = ((a_j * q_j).sum(1, keepdim=True) * a_j).sum(0)
+    c = aq_j.sum()
+    v2 = (a2_j * q_j).sum(0)
+    v3 = (aq_j * a_j).sum(0)
     a2 = (a * a).sum(1, keepdim=True)
     aq = (a * q).sum(1, keepdim=True)
-    return (n * a2 * q + 2.0 * a @ Maq + S * q - v2
-            - n * aq * a - a @ Maq.T - q @ Maa.T - c * a + v3)
+    return (n * a2 * q + a @ (2.0 * Maq - Maq.T) + S * q - v2
+            - n * aq * a - q @ Maa - c * a + v3)
+
+
+# ----------------------------------------------------------------------------------------------
+# validation shared by the public functions
+# ----------------------------------------------------------------------------------------------
+
+def _resolve_backend(backend: str, gamma: float) -> str:
+    check_choice(backend, "backend", BACKENDS)
+    if backend == "moments" and gamma != 0.0:
+        raise ValueError(f"backend='moments' is exact only for gamma = 0 (Maxwell molecules), got gamma = {gamma}")
+    if backend == "auto" and gamma == 0.0:
+        return "moments"
+    return backend
+
+
+def _check_range(x: torch.Tensor, s: torch.Tensor | None, gamma: float, n: int, names: tuple[str, str]) -> None:
+    r"""Refuse data so large that :math:`|z|^2` or the products in the pair sum overflow the dtype.
+
+    The pair sum needs :math:`(2\sqrt d\,\max|x|)^{\max(2,\gamma+2)}\cdot\max(1,2\sqrt d\,\max|s|)\cdot N` below the
+    largest float; one host read for both maxima (the finite check already reads the tensors).
+    """
+    d = x.shape[1]
+    vals = torch.stack([x.detach().abs().amax(), s.detach().abs().amax() if s is not None else x.new_zeros(())])
+    mx, ms = (float(v) for v in vals.tolist())
+    for name, m, t in ((names[0], mx, x), (names[1], ms, s)):
+        if not math.isfinite(m):
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(f"{name} must be finite; it holds {bad} NaN/inf entries")
+    big = math.log(torch.finfo(x.dtype).max) - math.log(16.0 * max(n, 1))
+    lx = math.log(max(2.0 * math.sqrt(d) * mx, 1e-300))
+    ls = math.log(max(2.0 * math.sqrt(d) * ms, 1.0))
+    power = max(2.0, gamma + 2.0)
+    if lx * power + ls > big:
+        raise ValueError(f"{names[0]} and {names[1]} have entries up to {mx:.3g} and {ms:.3g}: the pair sums overflow "
+                         f"{x.dtype}, which needs (2 sqrt(d) max|{names[0]}|)^{power:g} * max(1, 2 sqrt(d) "
+                         f"max|{names[1]}|) * 16 N < {torch.finfo(x.dtype).max:.3g} (N = {n}); rescale the data or "
+                         f"use float64")
+
+
+def _check_result(U: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(U).all()):
+        raise FloatingPointError(f"{what}: the pair sum of finite input gave NaN/inf (near-coincident particles closer "
+                                 f"than the dtype resolves, or an overflow); use float64 or separate the particles")
+    return U
+
+
+def _pair_velocity(xq, sq, x, s, gamma, C, backend, chunk_size):
+    n, d = x.shape
+    which = _resolve_backend(backend, gamma)
+    if which == "moments":
+        total = _velocity_moments(xq, sq, x, s)
+    else:
+        rows = torch.cat([xq, sq], dim=1).T.contiguous()
+        cols = rows if xq is x and sq is s else torch.cat([x, s], dim=1).T.contiguous()
+        total = pair_reduce(velocity_kernel(d, gamma), rows, cols, backend=which, chunk_size=chunk_size).T
+    return total * (-C / n)
+
+
+class VelocityField:
+    r"""The particle velocity :math:`U_i=-\frac CN\sum_j|z_{ij}|^\gamma(|z_{ij}|^2w_{ij}-(z_{ij}\cdot w_{ij})z_{ij})`
+    for a fixed kernel, for loops: the parameters are validated once, and a call reads nothing back from the device.
+
+    :func:`velocity` validates its data (finite, in range) at every call, which costs a host read; a time loop calls
+    a :class:`VelocityField` instead and checks the result for non-finite values on the device (see
+    :func:`landau_lite.simulate`).
+
+    Args:
+        d: dimension (``>= 2``); gamma: exponent in :math:`[-d-1, 1]`; C: collision constant ``> 0``;
+        backend: as in :func:`velocity`; chunk_size: rows per block (``>= 1``) or None.
+
+    Example:
+        >>> field = VelocityField(3, -3.0, C=1.0)
+        >>> x = torch.randn(300, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        >>> bool(torch.equal(field(x, -x), velocity(x, -x, gamma=-3.0)))
+        True
+        >>> field.pair_loss(x, torch.ones_like(x)).item()      # a constant field has no pair loss
+        0.0
+    """
+
+    def __init__(self, d: int, gamma: float, C: float = 1.0, *, backend: str = "auto",
+                 chunk_size: int | None = None) -> None:
+        self.d = check_int(d, "d", lo=2)
+        self.gamma = check_gamma(gamma, self.d)
+        self.C = check_positive(C, "C")
+        self.backend = backend
+        _resolve_backend(backend, self.gamma)
+        self.chunk_size = None if chunk_size is None else check_int(chunk_size, "chunk_size", lo=1)
+
+    def __repr__(self) -> str:
+        return f"VelocityField(d={self.d}, gamma={self.gamma:g}, C={self.C:g}, backend={self.backend!r})"
+
+    def __call__(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """:math:`U_i` for particles ``x`` and scores ``s`` (both ``(N, d)``, same dtype and device)."""
+        return _pair_velocity(x, s, x, s, self.gamma, self.C, self.backend, self.chunk_size)
+
+    def at(self, v: torch.Tensor, s_v: torch.Tensor, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """The field at query points ``v`` with score values ``s_v`` (see :func:`velocity_at`)."""
+        return _pair_velocity(v, s_v, x, s, self.gamma, self.C, self.backend, self.chunk_size)
+
+    def pair_loss(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        r"""0-dim tensor :math:`\frac1{N^2}\sum_{i,j}(\delta_i-\delta_j)\cdot A(x_i-x_j)(\delta_i-\delta_j)
+        =-\frac2N\sum_i\delta_i\cdot U_i[\delta]` (clamped at 0 against round-off)."""
+        U = self(x, delta)
+        return ((-2.0 / x.shape[0]) * (delta * U).sum()).clamp_min(0.0) + 0.0   # (+0.0: no -0.0)
+
+    def cross_pair_loss(self, y: torch.Tensor, delta_y: torch.Tensor, x: torch.Tensor, delta: torch.Tensor,
+                        weights: torch.Tensor | None = None) -> torch.Tensor:
+        r"""0-dim tensor :math:`\frac{1}{N\sum_mw_m}\sum_{m,j}w_m(\delta(y_m)-\delta_j)\cdot A(y_m-x_j)
+        (\delta(y_m)-\delta_j)` (:math:`w\equiv1` by default): the pair loss with outer points ``y``."""
+        rows = torch.cat([y, delta_y], dim=1).T.contiguous()
+        cols = torch.cat([x, delta], dim=1).T.contiguous()
+        per_row = pair_reduce(_pair_loss_kernel(self.d, self.gamma), rows, cols, backend=_engine(self.backend),
+                              chunk_size=self.chunk_size)[0]
+        if weights is None:
+            total, norm = per_row.sum(), float(y.shape[0])
+        else:
+            total, norm = (weights * per_row).sum(), weights.sum()
+        return (total * (self.C / x.shape[0]) / norm).clamp_min(0.0) + 0.0
+
+    def drift_dot(self, v: torch.Tensor, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        r"""``(M,)``: :math:`\frac1N\sum_j(\nabla\cdot A)(v_m-x_j)\cdot s_j=-\frac{(d-1)C}{N}\sum_j|v_m-x_j|^\gamma
+        (v_m-x_j)\cdot s_j` (the term of :math:`\nabla\cdot U^s` that involves the particles' scores)."""
+        n = x.shape[0]
+        if self.gamma == 0.0:
+            T = v @ s.sum(0) - (x * s).sum()
+        else:
+            T = pair_reduce(_drift_dot_kernel(self.d, self.gamma), v.T.contiguous(),
+                            torch.cat([x, s], dim=1).T.contiguous(), backend=_engine(self.backend),
+                            chunk_size=self.chunk_size)[0]
+        return T * (-(self.d - 1) * self.C / n)
 
 
 # ----------------------------------------------------------------------------------------------
 # public API
 # ----------------------------------------------------------------------------------------------
 
-def _resolve_backend(backend: str, gamma: float, n: int, device: torch.device) -> str:
-    check_choice(backend, "backend", BACKENDS)
-    if backend == "moments" and gamma != 0.0:
-        raise ValueError(f"backend='moments' is exact only for gamma = 0 (Maxwell molecules), got gamma = {gamma}")
-    if backend != "auto":
-        return backend
-    if gamma == 0.0:
-        return "moments"
-    if not _compile_disabled() and (device.type == "cuda" or n >= COMPILE_THRESHOLD_CPU):
-        return "compiled"
-    return "chunked"
-
-
-def _velocity_core(xq, sq, x, s, gamma, C, backend, chunk_size) -> torch.Tensor:
-    n = x.shape[0]
-    which = _resolve_backend(backend, gamma, n, x.device)
-    if chunk_size is None:
-        chunk_size = default_chunk_size(n, x.device)
-    else:
-        chunk_size = check_int(chunk_size, "chunk_size", lo=1)
-    if which == "moments":
-        total = _velocity_moments(xq, sq, x, s)
-    elif which == "compiled":
-        total = _velocity_rows_compiled(xq, sq, x, s, gamma, chunk_size)
-    else:
-        total = _velocity_rows_chunked(xq, sq, x, s, gamma, chunk_size)
-    return total.mul_(-C / n)
-
-
 def velocity(x: torch.Tensor, s: torch.Tensor, *, gamma: float, C: float = 1.0, backend: str = "auto",
              chunk_size: int | None = None) -> torch.Tensor:
-    r"""Landau particle velocity :math:`U_i = -\frac{C}{N}\sum_j A(x_i-x_j)(s_i-s_j)`.
+    r"""Landau particle velocity :math:`U_i = -\frac{C}{N}\sum_j |z_{ij}|^\gamma(|z_{ij}|^2w_{ij}-(z_{ij}\cdot w_{ij})z_{ij})`.
 
     Args:
         x: particle positions (velocities in phase space), shape ``(N, d)``, float32 or float64, ``N >= 2``.
         s: score values :math:`s_i\approx\nabla\log f(x_i)`, same shape, dtype and device as ``x``.
         gamma: kernel exponent, :math:`-d-1\le\gamma\le1` (``-3`` Coulomb, ``0`` Maxwell molecules).
-        C: collision constant, ``> 0``.
+        C: collision constant, ``> 0`` (part of :math:`A`).
         backend: ``"auto"``, ``"compiled"``, ``"chunked"`` or ``"moments"`` (γ=0 only); see the module docstring.
-        chunk_size: rows per block for the chunked path (default: about 2.6e5 / N on CPU).
+        chunk_size: rows per block (default: a budget of pair entries per block, see :mod:`landau_lite.pairs`).
 
     Returns:
         ``(N, d)`` tensor with the dtype and device of ``x``.
+
+    Raises:
+        ValueError/TypeError: bad arguments (named), non-finite input, or data large enough to overflow the dtype.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -245,20 +380,29 @@ def velocity(x: torch.Tensor, s: torch.Tensor, *, gamma: float, C: float = 1.0, 
         >>> float(U.sum(0).abs().max()) < 1e-12      # momentum is conserved to round-off
         True
     """
-    x = check_particles(x, "x")
-    s = check_pair(x, s, "x", "s")
+    x = check_particles(x, "x", finite=False)
+    s = check_pair(x, s, "x", "s", finite=False)
     gamma = check_gamma(gamma, x.shape[1])
     C = check_positive(C, "C")
-    return _velocity_core(x, s, x, s, gamma, C, backend, chunk_size)
+    _resolve_backend(backend, gamma)
+    if chunk_size is not None:
+        check_int(chunk_size, "chunk_size", lo=1)
+    _check_range(x, s, gamma, x.shape[0], ("x", "s"))
+    return _check_result(_pair_velocity(x, s, x, s, gamma, C, backend, chunk_size), "velocity")
 
 
 def velocity_at(v: torch.Tensor, s_v: torch.Tensor, x: torch.Tensor, s: torch.Tensor, *, gamma: float,
                 C: float = 1.0, backend: str = "auto", chunk_size: int | None = None) -> torch.Tensor:
     r"""The velocity field of a score field at query points, for the empirical measure of ``x``:
 
-    .. math:: U^s(v) = -\frac{C}{N}\sum_j A(v - x_j)\big(s(v) - s_j\big).
+    .. math:: U^s(v) = -\frac{C}{N}\sum_j |v-x_j|^\gamma\big(|v-x_j|^2(s(v)-s_j) - ((v-x_j)\cdot(s(v)-s_j))(v-x_j)\big).
 
     ``v``: ``(M, d)`` query points, ``s_v``: score values there; ``x``, ``s``: particles and their scores.
+
+    Example:
+        >>> x = torch.randn(200, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        >>> bool(torch.allclose(velocity_at(x[:5], -x[:5], x, -x, gamma=-3.0), velocity(x, -x, gamma=-3.0)[:5]))
+        True
     """
     x = check_particles(x, "x")
     s = check_pair(x, s, "x", "s")
@@ -268,7 +412,9 @@ def velocity_at(v: torch.Tensor, s_v: torch.Tensor, x: torch.Tensor, s: torch.Te
         raise TypeError(f"v must have the dtype/device of x ({x.dtype}, {x.device}), got ({v.dtype}, {v.device})")
     gamma = check_gamma(gamma, x.shape[1])
     C = check_positive(C, "C")
-    return _velocity_core(v, s_v, x, s, gamma, C, backend, chunk_size)
+    _resolve_backend(backend, gamma)
+    _check_range(torch.cat([x, v]), torch.cat([s, s_v]), gamma, x.shape[0], ("x", "s"))
+    return _check_result(_pair_velocity(v, s_v, x, s, gamma, C, backend, chunk_size), "velocity_at")
 
 
 def _check_query(v, x, gamma, C):
@@ -276,16 +422,24 @@ def _check_query(v, x, gamma, C):
     v = check_points(v, x.shape[1], "v")
     if v.dtype != x.dtype or v.device != x.device:
         raise TypeError(f"v must have the dtype/device of x ({x.dtype}, {x.device}), got ({v.dtype}, {v.device})")
-    return v, x, check_gamma(gamma, x.shape[1]), check_positive(C, "C")
+    gamma = check_gamma(gamma, x.shape[1])
+    C = check_positive(C, "C")
+    _check_range(torch.cat([x, v]), None, gamma, x.shape[0], ("x", "x"))
+    return v, x, gamma, C
 
 
 def collision_matrix(v: torch.Tensor, x: torch.Tensor, *, gamma: float, C: float = 1.0,
-                     chunk_size: int | None = None) -> torch.Tensor:
-    r"""Empirical collision matrix :math:`\bar a[f^N](v) = \frac{C}{N}\sum_j A(v - x_j)` at query points.
+                     chunk_size: int | None = None, backend: str = "auto") -> torch.Tensor:
+    r"""Empirical collision matrix :math:`\bar a[f^N](v) = \frac{1}{N}\sum_j A(v - x_j)` at query points.
 
     For :math:`\gamma=0` the closed form :math:`C[(|v-u|^2+\operatorname{tr}\Sigma)I-(v-u)(v-u)^T-\Sigma]`
     with the empirical mean :math:`u` and covariance :math:`\Sigma` is used (exact, O(N)).
     Returns ``(M, d, d)``. A query point equal to a particle gets that particle's term as 0.
+
+    Example:
+        >>> x = torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]], dtype=torch.float64)
+        >>> collision_matrix(torch.zeros(1, 3, dtype=torch.float64), x, gamma=-3.0)[0].diagonal().tolist()
+        [0.0, 0.25, 0.25]
     """
     v, x, gamma, C = _check_query(v, x, gamma, C)
     n, d = x.shape
@@ -297,43 +451,42 @@ def collision_matrix(v: torch.Tensor, x: torch.Tensor, *, gamma: float, C: float
         y = v - u
         return C * (((y * y).sum(1) + torch.trace(cov))[:, None, None] * eye
                     - y[:, :, None] * y[:, None, :] - cov)
-    chunk = default_chunk_size(n, x.device) if chunk_size is None else check_int(chunk_size, "chunk_size", lo=1)
+    comps = pair_reduce(_matrix_kernel(d, gamma), v.T.contiguous(), x.T.contiguous(), backend=_engine(backend),
+                        chunk_size=chunk_size)
     out = torch.empty(v.shape[0], d, d, dtype=x.dtype, device=x.device)
-    for start in range(0, v.shape[0], chunk):
-        vb = v[start:start + chunk]
-        zs = [vb[:, k, None] - x[None, :, k] for k in range(d)]
-        r2 = sum(z * z for z in zs)
-        p = radial_power(r2, gamma)
-        diag = (p * r2).sum(1)
-        blk = out[start:start + chunk]
-        for k in range(d):
-            for l in range(k, d):
-                m = -(p * zs[k] * zs[l]).sum(1)
-                if k == l:
-                    m = m + diag
-                blk[:, k, l] = m
-                blk[:, l, k] = m
-    return out.mul_(C / n)
+    i = 0
+    for k in range(d):
+        for l in range(k, d):
+            out[:, k, l] = comps[i]
+            out[:, l, k] = comps[i]
+            i += 1
+    return out * (C / n)
 
 
 def collision_drift(v: torch.Tensor, x: torch.Tensor, *, gamma: float, C: float = 1.0,
-                    chunk_size: int | None = None) -> torch.Tensor:
-    r"""Empirical drift :math:`\bar b[f^N](v) = \frac{C}{N}\sum_j (\nabla\cdot A)(v-x_j)
+                    chunk_size: int | None = None, backend: str = "auto") -> torch.Tensor:
+    r"""Empirical drift :math:`\bar b[f^N](v) = \frac{1}{N}\sum_j (\nabla\cdot A)(v-x_j)
     = -\frac{(d-1)C}{N}\sum_j |v-x_j|^\gamma (v - x_j)` at query points, shape ``(M, d)``.
 
     Note: for :math:`\gamma\le-2` this is a singular kernel; as a Monte-Carlo estimate of
-    :math:`(\nabla\cdot A)*f` it has infinite variance near particles (use ``landau_lite.analysis.grid`` for
+    :math:`(\nabla\cdot A)*f` it has infinite variance near particles (use :mod:`landau_lite.analysis.grid` for
     accurate values of smooth densities).
+
+    Example:
+        >>> x = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+        >>> collision_drift(torch.zeros(1, 3, dtype=torch.float64), x, gamma=-3.0)[0, 0].item()   # -2 (0 - x)/|x|^3
+        2.0
     """
     v, x, gamma, C = _check_query(v, x, gamma, C)
     n, d = x.shape
     if gamma == 0.0:
         return -(d - 1) * C * (v - x.mean(0))
-    chunk = default_chunk_size(n, x.device) if chunk_size is None else check_int(chunk_size, "chunk_size", lo=1)
-    out = torch.empty_like(v)
-    for start in range(0, v.shape[0], chunk):
-        vb = v[start:start + chunk]
-        zs = [vb[:, k, None] - x[None, :, k] for k in range(d)]
-        p = radial_power(sum(z * z for z in zs), gamma)
-        out[start:start + chunk] = torch.stack([(p * z).sum(1) for z in zs], dim=1)
-    return out.mul_(-(d - 1) * C / n)
+    comps = pair_reduce(_drift_kernel(d, gamma), v.T.contiguous(), x.T.contiguous(), backend=_engine(backend),
+                        chunk_size=chunk_size)
+    return comps.T * (-(d - 1) * C / n)
+
+
+def _engine(backend: str) -> str:
+    """The engine backend for a velocity backend name (``"moments"`` has no pair-sum form: use ``"auto"``)."""
+    check_choice(backend, "backend", BACKENDS)
+    return "auto" if backend == "moments" else backend

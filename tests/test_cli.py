@@ -112,15 +112,15 @@ def test_bench_delegates(monkeypatch):
 
 def test_nonfinite_run_writes_partial_and_exits_1(tmp_path, monkeypatch, capsys):
     import landau_lite.solver as solver
-    real = solver.velocity
     calls = {"n": 0}
 
-    def flaky_velocity(x, s, **kw):
-        calls["n"] += 1
-        U = real(x, s, **kw)
-        return U * float("nan") if calls["n"] == 3 else U
+    class FlakyField(solver.VelocityField):
+        def __call__(self, x, s):
+            calls["n"] += 1
+            U = super().__call__(x, s)
+            return U * float("nan") if calls["n"] == 3 else U
 
-    monkeypatch.setattr(solver, "velocity", flaky_velocity)
+    monkeypatch.setattr(solver, "VelocityField", FlakyField)
     out = tmp_path / "r.json"
     code = cli.main(["run", "--problem", "maxwellian", "--n", "20", "--dt", "0.1", "--t-end", "1", "--no-progress",
                      "--out", str(out)])

@@ -51,10 +51,9 @@ import numpy as np
 import torch
 
 from .._checks import (check_choice, check_gamma, check_int, check_pair, check_particles, check_points,
-                      check_positive, check_real)
-from ..diagnostics import _chunk, _cross_pair_sum, _same, pair_weighted_loss
-from ..kernel import radial_power
-from ..velocity import collision_drift, collision_matrix, velocity, velocity_at
+                      check_positive, check_real, check_same_device_dtype)
+from ..diagnostics import pair_weighted_loss
+from ..velocity import VelocityField, collision_drift, collision_matrix, velocity, velocity_at
 
 __all__ = [
     "abar_weighted_loss",
@@ -107,7 +106,7 @@ def abar_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
         y, delta_y = x, delta
     else:
         y = check_points(y, x.shape[1], "y")
-        _same(x, y, "x", "y")
+        check_same_device_dtype(x, y, "x", "y")
         delta_y = check_pair(y, delta_y, "y", "delta_y")
     if chunk_size is not None:
         check_int(chunk_size, "chunk_size", lo=1)
@@ -332,7 +331,7 @@ def kl_kde(problem: Any, t: float, x: torch.Tensor, *, n_mc: int | None = None,
         \widehat{\mathrm{KL}} = \frac1M\sum_{m=1}^M\big(\log f_t(Y_m)-\log\hat g(Y_m)\big),\qquad Y_m\sim f_t,\qquad
         \hat g = \frac1N\sum_j\phi_H(\cdot-x_j)
 
-    (:func:`landau_lite.diagnostics.kde_density`). The KDE smooths: even exact samples give
+    (:func:`landau_lite.diagnostics.log_kde_density`). The KDE smooths: even exact samples give
     :math:`\widehat{\mathrm{KL}}\approx\mathrm{KL}(f\Vert f*\phi_H)>0` (for :math:`f=N(0,I)`, :math:`H=h^2I`:
     :math:`\frac d2(\log(1+h^2)-\frac{h^2}{1+h^2})\approx\frac{d h^4}{4}`), plus a variance term of order
     :math:`1/(Nh^d)`. Compare runs with the same ``N`` and bandwidth rule, and with exact samples.
@@ -352,21 +351,21 @@ def kl_kde(problem: Any, t: float, x: torch.Tensor, *, n_mc: int | None = None,
         >>> 0.0 < kl < 0.05
         True
     """
-    from ..diagnostics import kde_density
+    from ..diagnostics import log_kde_density
 
     problem = _check_problem(problem)
     x = check_particles(x, "x")
     t = check_real(t, "t")
+    if x.shape[1] != problem.d:
+        raise ValueError(f"x must have shape (N, {problem.d}) (the dimension of problem {problem.name!r}), "
+                         f"got {tuple(x.shape)}")
     if y is None:
         m = 4 * x.shape[0] if n_mc is None else check_int(n_mc, "n_mc", lo=2)
         y = sample_at(problem, t, m, generator=generator, dtype=x.dtype, device=x.device)
     else:
         y = check_points(y, x.shape[1], "y")
-        _same(x, y, "x", "y")
-    log_f = problem.log_density(y, t)
-    dens = kde_density(x, y, bandwidth=bandwidth)
-    tiny = torch.finfo(dens.dtype).tiny
-    diff = log_f - torch.log(dens.clamp_min(tiny))
+        check_same_device_dtype(x, y, "x", "y")
+    diff = problem.log_density(y, t) - log_kde_density(x, y, bandwidth=bandwidth)
     return float(diff.mean()), float(diff.std() / math.sqrt(diff.numel()))
 
 
@@ -522,30 +521,22 @@ def velocity_divergence(v: torch.Tensor, s_v: torch.Tensor, jac_v: torch.Tensor,
     s = check_pair(x, s, "x", "s")
     n, d = x.shape
     v = check_points(v, d, "v")
-    _same(x, v, "x", "v")
+    check_same_device_dtype(x, v, "x", "v")
     s_v = check_pair(v, s_v, "v", "s_v")
     m = v.shape[0]
     if not isinstance(jac_v, torch.Tensor) or jac_v.shape != (m, d, d):
         raise ValueError(f"jac_v must be a tensor of shape ({m}, {d}, {d}), got "
                          f"{tuple(jac_v.shape) if isinstance(jac_v, torch.Tensor) else type(jac_v).__name__}")
-    _same(v, jac_v, "v", "jac_v")
+    check_same_device_dtype(v, jac_v, "v", "jac_v")
     gamma = check_gamma(gamma, d)
     C = check_positive(C, "C")
-    chunk = _chunk(n, chunk_size)
-    abar = collision_matrix(v, x, gamma=gamma, C=C, chunk_size=chunk)
-    bbar = collision_drift(v, x, gamma=gamma, C=C, chunk_size=chunk)
+    if chunk_size is not None:
+        check_int(chunk_size, "chunk_size", lo=1)
+    abar = collision_matrix(v, x, gamma=gamma, C=C, chunk_size=chunk_size)
+    bbar = collision_drift(v, x, gamma=gamma, C=C, chunk_size=chunk_size)
     term1 = -torch.einsum("nkl,nkl->n", abar, jac_v)
     term2 = -(bbar * s_v).sum(1)
-    if gamma == 0.0:
-        T = v @ s.sum(0) - (x * s).sum()
-    else:
-        T = torch.empty(m, dtype=x.dtype, device=x.device)
-        for start in range(0, m, chunk):
-            vb = v[start:start + chunk]
-            zs = [vb[:, k, None] - x[None, :, k] for k in range(d)]
-            p = radial_power(sum(z * z for z in zs), gamma)
-            T[start:start + chunk] = sum((p * zs[k]) @ s[:, k] for k in range(d))
-    return term1 + term2 - (C * (d - 1) / n) * T
+    return term1 + term2 + VelocityField(d, gamma, C, chunk_size=chunk_size).drift_dot(v, x, s)
 
 
 class CharacteristicTracker:

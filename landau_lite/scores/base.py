@@ -23,8 +23,10 @@ def _check_problem(problem: object, name: str = "problem") -> Any:
 
 
 def _check_state(x: object, name: str, d: int | None, dtype: torch.dtype | None = None,
-                 device: torch.device | None = None) -> Tensor:
-    """Particles for update(): (N, d) float tensor, matching dtype/device, finite. Mismatches -> ValueError."""
+                 device: torch.device | None = None, *, finite: bool = True) -> Tensor:
+    """Particles for update(): (N, d) float tensor, matching dtype/device, finite (``finite=False``: no host read).
+
+    Mismatches -> ValueError."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in (torch.float32, torch.float64):
@@ -38,7 +40,8 @@ def _check_state(x: object, name: str, d: int | None, dtype: torch.dtype | None 
         raise ValueError(f"{name} must have dtype {dtype} (the score model's dtype), got {x.dtype}")
     if device is not None and x.device != device:
         raise ValueError(f"{name} must be on device {device} (the score model's device), got {x.device}")
-    check_finite_tensor(x, name)
+    if finite:
+        check_finite_tensor(x, name)
     return x
 
 
@@ -61,9 +64,14 @@ class ScoreMethod(ABC):
         Training loss of the last :meth:`update` (None for methods that do not train).
     history : list of dict
         Per-update log, e.g. ``{"t": ..., "loss": ..., "steps": ..., "phase": "update"}``.
+    check_inputs : bool
+        ``True`` (default): :meth:`update` refuses non-finite particles with a ``ValueError``, which reads a value back
+        from the device. :func:`landau_lite.simulate` sets it to ``False`` for the duration of a run, because it
+        checks the particles, scores and velocities on the device and reads the verdict only at record times.
     """
 
     name: str = "score"
+    check_inputs: bool = True
 
     def __init__(self) -> None:
         self.last_loss: float | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from .._checks import check_real
@@ -49,7 +50,7 @@ class ExactScore(ScoreMethod):
 
     def update(self, x: Tensor, t: float) -> Tensor:
         r"""Return :math:`\nabla\log f(x,t)` from the problem, shape ``(N, d)``."""
-        _check_state(x, "x", self.d)
+        _check_state(x, "x", self.d, finite=self.check_inputs)
         self.t = check_real(t, "t")
         return self.problem.score(x, self.t)
 
