@@ -181,7 +181,7 @@ def _whitened(points: torch.Tensor, x: torch.Tensor, bandwidth: object) -> tuple
     P = torch.linalg.solve_triangular(L, points.T, upper=False).T      # (N, d)
     Xq = torch.linalg.solve_triangular(L, x.T, upper=False).T          # (M, d)
     for name, t in (("points", P), ("x", Xq)):
-        if not bool(torch.isfinite(t).all()) or not float(t.abs().amax()) < 0.25 * math.sqrt(torch.finfo(t.dtype).max / d):
+        if not bool(torch.isfinite(t).all()) or not float(t.detach().abs().amax()) < 0.25 * math.sqrt(torch.finfo(t.dtype).max / d):
             raise ValueError(f"{name}: the whitened coordinates overflow {t.dtype} for this bandwidth; use a larger "
                              f"bandwidth or rescale the data")
     return P, Xq, log_norm
