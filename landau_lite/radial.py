@@ -23,11 +23,13 @@ Maxwell molecules (mass :math:`\rho`, energy :math:`E=\int f|v|^2`): :math:`\lam
 :math:`\lambda_\perp=C(\rho r^2+\frac23E)`, :math:`b=-2C\rho r`.
 
 Contents: :class:`RadialGrid` (finite volumes in spherical shells), :func:`radial_collision_coefficients` (the
-coefficients above from values on the grid), :func:`radial_coercivity_constant`
-(:math:`\inf_v\lambda_{\min}(\bar a[g])\langle v\rangle^{-\gamma}`), :func:`solve_radial_landau` → :class:`RadialRun`
-(deterministic, positivity-preserving, mass-conserving; how the book gets Coulomb solutions accurate enough for
-Fisher information and KL between two solutions) and :func:`radial_key_terms` (the terms of Lemma 3.3 for two
-radial densities; the 3-D version is :func:`landau_lite.analysis.stability.key_terms_on_grid`).
+coefficients above from values on the grid), :func:`solve_radial_landau` → :class:`RadialRun` (deterministic,
+mass-conserving; how the book gets Coulomb solutions accurate enough for Fisher information and KL between two
+solutions) and :class:`RadialReference` (a solution tabulated once and interpolated in :math:`(|v|, t)`, with
+Richardson-extrapolated moments: the reference of :class:`landau_lite.problems.IsotropicCoulomb`). The analysis
+functions built on the grid live in :mod:`landau_lite.analysis`:
+:func:`landau_lite.analysis.coercivity.radial_coercivity_constant` and
+:func:`landau_lite.analysis.stability.radial_key_terms`.
 
 For a density given as a *function* of the radius (not values on a grid),
 :func:`landau_lite.analysis.coercivity.radial_collision_eigenvalues` evaluates the same :math:`\lambda_\parallel,\lambda_\perp`
@@ -240,7 +242,7 @@ def radial_collision_coefficients(f: torch.Tensor, grid: RadialGrid, *, gamma: f
         b = -\frac{2C\,m(r)}{r^2},\ m(r)=4\pi P_2(r)
 
     (:math:`\lambda_\parallel = Cg_R''`, :math:`\lambda_\perp = Cg_R'/r` with :math:`g_R=f*|\cdot|`, and :math:`b=2Ch'` with
-    :math:`h=f*|\cdot|^{-1}`; math.md §2.2). **Maxwell molecules** (:math:`\gamma=0`), with mass :math:`\rho` and
+    :math:`h=f*|\cdot|^{-1}`). **Maxwell molecules** (:math:`\gamma=0`), with mass :math:`\rho` and
     :math:`E=\int f|v|^2`: :math:`\lambda_\parallel=\frac23CE`, :math:`\lambda_\perp=C(\rho r^2+\frac23E)`, :math:`b=-2C\rho r`.
 
     The integrals treat :math:`f` as constant on each shell (second order in :math:`\Delta`).
