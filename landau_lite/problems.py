@@ -765,27 +765,31 @@ class IsotropicCoulomb(Problem):
     in :math:`C`, :math:`f_C(t_0+t) = f_1(t_0+Ct)`: one reference serves every :math:`C` and :math:`t_0`.
 
     **The reference is numerical.** No closed form exists for Coulomb; :math:`f(t)` is computed once (lazily, at the
-    first call that needs it, shared by all instances with the same :math:`K`) by the radial solver
-    (:class:`~landau_lite.radial.RadialReference` on :data:`RADIAL_REFERENCE_GRID`: :math:`r\le10`, 1000 shells,
-    BDF2 step 0.005 in reduced time :math:`s=C(t-t_0)`, records every 0.02, extended in blocks of 5 when a later
-    time is asked for). ``exact_in_time`` is ``True`` in the sense that density and score are known *to the
-    reference's accuracy* at every :math:`t\ge t_0`, so ``score='exact'`` runs are possible. Measured against the
-    same solver on a grid twice as fine in space and time (``tests/test_radial.py`` and ``tests/test_problems.py``
-    check these bounds; reproduce with ``python -m pytest tests/test_problems.py -k coulomb_reference_accuracy``):
+    first call that needs it, shared by all instances with the same :math:`K`) by the radial solver:
+    :class:`~landau_lite.radial.RadialReference` on :data:`RADIAL_REFERENCE_GRID` (:math:`|v|\le10`, 1000 shells,
+    BDF2 step 0.005 in reduced time :math:`s=C(t-t_0)`, records every 0.02 after a graded start, extended in blocks
+    of 5 when a later time is asked for). ``exact_in_time`` is ``True`` in the sense that density and score are
+    known *to the reference's accuracy* at every :math:`t\ge t_0`, so ``score='exact'`` runs are possible.
+    Accuracy, measured against the same solver with spacing and steps halved (``tests/test_problems.py``
+    checks these bounds for :math:`s\le5`: ``python -m pytest tests/test_problems.py -k coulomb_reference``):
 
-    * ``reference(t)["m4"]`` (:math:`E|v|^4`, Richardson-extrapolated from 1000 and 500 shells): error
-      :math:`\lesssim 10^{-6}` (relative :math:`\lesssim10^{-7}`), against a Monte-Carlo standard error
-      :math:`\approx 27/\sqrt N` of a particle estimate; :meth:`entropy` likewise (:math:`\lesssim10^{-7}`);
-      mass and energy of the reference are conserved to :math:`10^{-7}` (``energy`` returned is the exact 3);
-    * :meth:`log_density` and :meth:`score` (fine solution, cubic interpolation in :math:`|v|^2` and in time):
-      :math:`|\Delta\log f| \lesssim 10^{-3}` and :math:`|\Delta\nabla\log f|\lesssim 2\cdot10^{-3}` for
-      :math:`|v|<2`, :math:`s<0.05` (the hole at the origin fills fast), :math:`\lesssim 10^{-4}` for
-      :math:`|v|<4` later, :math:`\lesssim 5\cdot10^{-4}` for :math:`4\le|v|<8`; relative Fisher error
-      :math:`\int f|\Delta\nabla\log f|^2/\int f|\nabla\log f|^2 \lesssim 10^{-8}`.
+    * ``reference(t)["m4"]`` (:math:`E|v|^4`, Richardson-extrapolated from 1000 and 500 shells) and
+      :meth:`entropy` (:math:`H=\int f\log f`): errors :math:`\le 2\cdot10^{-7}` and :math:`\le 3\cdot10^{-8}`
+      for :math:`s\le20` (a particle estimate of :math:`E|v|^4` has a Monte-Carlo standard error
+      :math:`\approx 27/\sqrt N`). The reference conserves mass to :math:`10^{-13}` and energy to
+      :math:`3\cdot10^{-8}`; ``reference(t)["energy"]`` is the exact conserved value 3.
+    * :meth:`log_density` and :meth:`score` (the fine solution, cubic in :math:`|v|^2` and in time): errors
+      :math:`\le 10^{-4}` for :math:`|v|<4`; for :math:`4\le|v|<8` (the tail, where :math:`f<10^{-3}` and the
+      error grows with time) :math:`\le 4\cdot10^{-4}` for :math:`s\le5`, :math:`10^{-3}` for :math:`s\le12`,
+      :math:`2\cdot10^{-3}` for :math:`s\le20`; relative Fisher error
+      :math:`\int f|\Delta\nabla\log f|^2/\int f|\nabla\log f|^2\le10^{-9}`. The moments of this
+      interpolated density carry the fine grid's own error (mass :math:`\approx 3\cdot10^{-6}`,
+      :math:`E|v|^4` :math:`\approx 10^{-4}` at :math:`s=5`): use :meth:`reference` for moments.
 
     :meth:`sample` with ``t > t0`` draws the radius by inverse CDF of the interpolated radial density (see
-    :meth:`~landau_lite.radial.RadialReference.sample_radius`) and a uniform direction. Building the reference for
-    :math:`s\in[0,5]` takes about 0.4 s on one core, each further block of 5 about 0.3 s.
+    :meth:`~landau_lite.radial.RadialReference.sample_radius`) and a uniform direction. Building the reference
+    for :math:`s\in[0,5]` takes about 0.4 s on one core (plus about 0.4 s to import SciPy the first time), each
+    further block of 5 about 0.3 s.
 
     Theory the reference obeys (checked in the tests): mass and energy are conserved, the entropy
     :math:`H=\int f\log f` decreases (H-theorem) towards that of :math:`M = N(0, I)`, and :math:`E|v|^4` rises
@@ -883,4 +887,7 @@ def get_problem(name: str, **overrides: object) -> Problem:
     """
     if not isinstance(name, str) or name not in PROBLEMS:
         raise ValueError(f"name must be one of {', '.join(repr(k) for k in PROBLEMS)}; got {name!r}")
-    return PROBLEMS[name](**overrides)
+    try:
+        return PROBLEMS[name](**overrides)
+    except TypeError as exc:
+        raise TypeError(f"get_problem({name!r}, ...): {exc}") from exc
