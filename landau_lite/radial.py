@@ -47,8 +47,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ._checks import (check_choice, check_finite_float, check_int, check_positive, check_real,
-                      check_same_device_dtype)
+from ._checks import check_choice, check_finite_float, check_int, check_positive, check_real
 
 __all__ = [
     "RadialGrid",
