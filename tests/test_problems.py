@@ -1,4 +1,4 @@
-"""Tests of landau_lite.problems: exact solutions, samplers, references (math.md §6)."""
+"""Tests of landau_lite.problems: exact solutions, samplers, references, argument and subclass validation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss as _leggauss
 
+from landau_lite.scores import ScoreMethod
 from landau_lite.closed_forms import (
     maxwell_covariance,
     maxwell_molecules_collision_matrix,
@@ -24,9 +25,11 @@ from landau_lite.problems import (
     PROBLEMS,
     AnisotropicGaussian,
     GaussianMixture,
+    IsotropicCoulomb,
     Maxwellian,
     Problem,
     TwoBump2D,
+    gaussian_mixture_moments,
     get_problem,
 )
 
@@ -35,7 +38,7 @@ F64 = torch.float64
 
 leggauss = functools.lru_cache(maxsize=None)(_leggauss)
 
-ALL_NAMES = ["bkw2", "bkw3", "aniso_maxwell", "aniso_coulomb", "mixture_maxwell", "mixture_coulomb", "two_bump",
+ALL_NAMES = ["bkw2", "bkw3", "bkw3_coulomb", "aniso_maxwell", "aniso_coulomb", "mixture_maxwell", "mixture_coulomb", "two_bump",
              "maxwellian", "maxwellian_coulomb"]
 
 
@@ -111,7 +114,7 @@ def test_registry_errors():
 @pytest.mark.parametrize("d,t0,tc", [(2, 8.9, 8.3178), (3, 6.0, 5.4977), (5, 4.3, 3.7583), (6, 3.9, 3.3271),
                                      (10, 2.9, 2.3890)])
 def test_bkw_start_and_critical_times(d, t0, tc):
-    # math.md §6.1 ([code] GradientFlows.jl): t0 = critical time rounded up to 0.1, plus 0.5
+    # the ilin2025transport convention: t0 = critical time rounded up to 0.1, plus 0.5
     p = BKW(d)
     assert p.t0 == pytest.approx(t0, abs=1e-12)
     assert p.critical_time == pytest.approx(tc, abs=1e-4)
@@ -136,7 +139,7 @@ def test_bkw_2d_convention_of_refs_3_6():
                                        (7.0, -4.241518, 1.5298e-2, -1.3063e-2), (8.0, -4.250086, 6.7294e-3, -5.3427e-3),
                                        (10.0, -4.255340, 1.4752e-3, -1.0797e-3)])
 def test_bkw3_entropy_table(t, H, KL, dH):
-    """math.md §6.1 table (3-D, B = 1/24, C_BKW = 1) by radial quadrature, and dH/dt = -B(d-1) I(f|M)."""
+    """Entropy table (3-D, B = 1/24, C_BKW = 1) by radial quadrature, and dH/dt = -B(d-1) I(f|M)."""
     p = BKW(3, t0=5.5)
     ent = lambda q, s: _radial(q, s, lambda f, lf, r: f * lf)  # noqa: E731
     HM = -1.5 * math.log(2 * math.pi) - 1.5
@@ -453,3 +456,294 @@ def test_call_validation_and_dtype():
         assert q.density(v, q.t0).dtype == torch.float32 and q.density(v, q.t0).shape == (8,)
         assert q.score(v, q.t0).dtype == torch.float32 and q.score(v, q.t0).shape == (8, q.d)
         assert torch.allclose(q.score(v, q.t0).double(), q.score(v.double(), q.t0), rtol=1e-4, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------
+# isotropic Coulomb problem (numerical radial reference)
+# ----------------------------------------------------------------------------------------------
+
+H_MAXWELLIAN = -1.5 * (math.log(2 * math.pi) + 1.0)      # entropy of N(0, I) in 3-D
+
+
+def test_coulomb_problem_defaults():
+    p = get_problem("bkw3_coulomb")
+    assert isinstance(p, IsotropicCoulomb) and p.exact_in_time
+    assert (p.d, p.gamma, p.C, p.t0) == (3, -3.0, 1.0, 0.0)
+    assert p.K == pytest.approx(get_problem("bkw3").K(6.0), rel=1e-15)     # the bkw3 start law
+    assert get_problem("bkw3_coulomb", C=1 / 24).C == 1 / 24
+    eq = p.equilibrium()
+    assert (eq.T, eq.gamma, eq.C) == (1.0, -3.0, 1.0)
+    # the start law is BKW's: same density at t0
+    v = torch.randn(50, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
+    assert torch.allclose(p.log_density(v, 0.0), get_problem("bkw3").log_density(v, 6.0), atol=1e-8)
+    with pytest.raises(ValueError, match="K"):
+        IsotropicCoulomb(K=0.6)
+    with pytest.raises(ValueError, match="t must be >= 0"):
+        p.reference(-0.5)
+    with pytest.raises(TypeError, match="d"):
+        get_problem("bkw3_coulomb", d=2)
+
+
+@pytest.fixture(scope="module")
+def finer_coulomb_reference():
+    """The same radial solver with spacing and steps halved (n = 2000, dt = 0.0025), for s <= 5."""
+    from landau_lite.radial import RadialReference
+
+    p = IsotropicCoulomb()
+    return RadialReference(lambda r: p.density(torch.stack([r, 0 * r, 0 * r], 1), 0.0), gamma=-3.0, n=2000,
+                           dt=0.0025, record_every=0.01, block=5.0)
+
+
+@pytest.mark.parametrize("s", [0.0, 0.002, 0.011, 0.03, 0.1, 0.25, 1.01, 2.5, 4.9])
+def test_coulomb_reference_accuracy(s, finer_coulomb_reference):
+    """The bounds stated in the IsotropicCoulomb docstring for s <= 5 (measured maxima over s <= 5 in the comments).
+
+    Catches: no Richardson (m4 off by 4e-4), linear time interpolation or no graded start (log f near the
+    origin off by > 1e-3 early), a coarser grid (4x the errors)."""
+    p, B = IsotropicCoulomb(), finer_coulomb_reference
+    m, mb = p.radial.moments(s), B.moments(s)
+    assert m["m4"] == pytest.approx(mb["m4"], abs=2e-7)                # 4e-8
+    assert float(p.reference(s)["m4"]) == m["m4"]
+    assert p.entropy(s) == pytest.approx(mb["entropy"], abs=3e-8)       # 1.5e-8
+    assert m["mass"] == pytest.approx(1.0, abs=1e-12) and m["energy"] == pytest.approx(3.0, abs=2e-8)
+    r = np.linspace(0.0, 8.0, 1601)
+    v = torch.zeros(r.size, 3, dtype=F64)
+    v[:, 0] = torch.from_numpy(r)
+    la, sa = p.log_density(v, s).numpy(), p.score(v, s)[:, 0].numpy()
+    u = torch.from_numpy(r * r)
+    lb, sb = B.log_density(u, s).numpy(), 2 * r * B.dlog_du(u, s).numpy()
+    inner = r < 4
+    assert np.abs(la - lb)[inner].max() < 5e-5                          # 3.1e-5
+    assert np.abs(sa - sb)[inner].max() < 1e-4                          # 7.0e-5 (s = 2.8)
+    assert np.abs(la - lb).max() < 5e-4                                 # 3.6e-4 (4 <= r < 8, s = 4.9)
+    assert np.abs(sa - sb).max() < 3e-4                                 # 1.7e-4
+    w = r * r * np.exp(lb)
+    assert np.sum(w * (sa - sb) ** 2) < 2e-10 * np.sum(w * sb * sb)     # 5.8e-11
+
+
+def test_coulomb_reference_obeys_the_theory():
+    """H-theorem, conservation, relaxation of E|v|^4 from 15K(2-K) towards 15 T^2 = 15; time scaling in C.
+
+    Catches: a reversed drift or time (H increases, m4 moves away from 15), a gamma = 0 reference (m4 = 14.9993
+    at s = 1, not 13.747), s = (t - t0) / C instead of C (t - t0)."""
+    p = IsotropicCoulomb()
+    s = np.arange(0.0, 20.0001, 0.05)
+    H = np.array([p.entropy(t) for t in s])
+    m4 = np.array([float(p.reference(t)["m4"]) for t in s])
+    assert m4[0] == pytest.approx(15 * p.K * (2 - p.K), abs=1e-7)
+    assert np.all(np.diff(H) < 0) and np.all(H > H_MAXWELLIAN)
+    assert 0 < H[-1] - H_MAXWELLIAN < 1e-5                               # 4.3e-6 at s = 20
+    assert np.all(np.diff(m4) > 0) and np.all(m4 < 15.0)
+    assert 14.97 < m4[-1] < 14.98                                        # slow Coulomb tail: 14.97754
+    assert float(p.reference(1.0)["m4"]) == pytest.approx(13.747143, abs=1e-6)
+    for t in (0.5, 5.0):
+        ref = p.reference(t)
+        assert torch.equal(ref["mean"], torch.zeros(3, dtype=F64)) and torch.equal(ref["cov"], torch.eye(3, dtype=F64))
+        assert float(ref["energy"]) == 3.0
+    q = IsotropicCoulomb(C=0.5, t0=1.0)                                  # f_C(t0 + t) = f_1(C t)
+    assert float(q.reference(3.0)["m4"]) == float(p.reference(1.0)["m4"])
+    v = torch.randn(20, 3, generator=torch.Generator().manual_seed(1), dtype=F64)
+    assert torch.equal(q.score(v, 3.0), p.score(v, 1.0))
+    assert not torch.allclose(q.score(v, 1.5), p.score(v, 1.0))
+
+
+def test_coulomb_density_score_and_moments_are_consistent():
+    p = IsotropicCoulomb()
+    v = torch.cat([torch.randn(64, 3, generator=torch.Generator().manual_seed(2), dtype=F64) * 2,
+                   torch.tensor([[1e-3, 0.0, 0.0], [0.0, 11.0, 0.0], [0.0, 0.0, 0.0]], dtype=F64)])
+    for t in (0.0, 0.013, 1.7):
+        vv = v.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(p.log_density(vv, t).sum(), vv)     # a factor 2 in the score would show
+        assert torch.allclose(p.score(v, t), g, rtol=1e-10, atol=1e-12)
+        assert torch.all(p.score(v[-1:], t) == 0)
+        # radial quadrature of the interpolated density: within the fine grid's own error of the Richardson moments
+        assert _radial(p, t, lambda f, lf, r: f, R=12.0) == pytest.approx(1.0, abs=5e-6)
+        assert _radial(p, t, lambda f, lf, r: f * r ** 4, R=12.0) == pytest.approx(float(p.reference(t)["m4"]),
+                                                                                    abs=1e-4)
+
+
+def test_coulomb_sampler_at_later_times():
+    p = IsotropicCoulomb()
+    n = 100_000
+    x0 = p.sample(n, generator=torch.Generator().manual_seed(4))                 # exact BKW sampler at t0
+    assert torch.equal(x0, p.sample(n, t=0.0, generator=torch.Generator().manual_seed(4)))
+    x = p.sample(n, t=2.0, generator=torch.Generator().manual_seed(4))
+    assert x.shape == (n, 3) and x.dtype == F64
+    r = np.sort(x.norm(dim=1).numpy())
+    ks = np.max(np.abs(_radial_cdf(p, 2.0, r) - np.arange(1, n + 1) / n))
+    assert ks < 1.95 / math.sqrt(n)
+    ks0 = np.max(np.abs(_radial_cdf(p, 0.0, r) - np.arange(1, n + 1) / n))      # a sampler stuck at t0 fails
+    assert ks0 > 10 / math.sqrt(n)
+    r4 = (x * x).sum(1) ** 2
+    assert float(r4.mean()) == pytest.approx(float(p.reference(2.0)["m4"]), abs=4 * float(r4.std()) / math.sqrt(n))
+    u = x / x.norm(dim=1, keepdim=True)
+    assert float(u.mean(0).abs().max()) < 4.5 / math.sqrt(n)
+    assert torch.allclose(u.T @ u / n, torch.eye(3, dtype=F64) / 3, atol=4.5 / math.sqrt(n))
+
+
+class _Frozen(ScoreMethod):
+    """Mutation: zero score, so the particles do not move."""
+
+    name = "frozen"
+
+    def initialize(self, x0, t0, problem=None):
+        pass
+
+    def update(self, x, t):
+        return torch.zeros_like(x)
+
+    def __call__(self, v):
+        return torch.zeros_like(v)
+
+
+class _Reversed(_Frozen):
+    """Mutation: the exact score with the wrong sign (particles run backwards)."""
+
+    name = "reversed"
+
+    def initialize(self, x0, t0, problem=None):
+        self.problem = problem
+
+    def update(self, x, t):
+        return -self.problem.score(x, t)
+
+
+def _particle_m4_change(run, n):
+    """(particle change of E|v|^4 over the run, reference change, Monte-Carlo standard error of the former)."""
+    x0, x1 = run.snapshots[run.t0], run.snapshots[run.t_end]
+    inc = (x1 * x1).sum(1) ** 2 - (x0 * x0).sum(1) ** 2
+    return float(inc.mean()), run.reference["m4"][-1] - run.reference["m4"][0], float(inc.std()) / math.sqrt(n)
+
+
+def test_coulomb_particles_follow_the_reference():
+    r"""score='exact' particles: the change of E|v|^4 over [0, 1] matches the reference within 3 standard errors
+    of the per-particle increments (0.065 here; seed-to-seed spread 0.023), while frozen particles, reversed
+    particles and a kernel with 2C do not (reference change 0.777)."""
+    import landau_lite as ll
+
+    n, kw = 1000, dict(n=1000, dt=0.1, t_end=1.0, seed=1, progress=False, snapshot_times=[0.0, 1.0])
+    run = ll.simulate("bkw3_coulomb", "exact", **kw)
+    assert run.status == "completed" and run.reference["m4"][0] == pytest.approx(12.96997, abs=1e-5)
+    got, want, se = _particle_m4_change(run, n)
+    assert want == pytest.approx(0.777172, abs=1e-5)
+    assert abs(got - want) < 3 * se and 3 * se < 0.25
+    for score in (_Frozen(), _Reversed()):
+        bad, _, se_bad = _particle_m4_change(ll.simulate("bkw3_coulomb", score, **kw), n)
+        assert abs(bad - want) > 3 * max(se, se_bad)
+    twice, _, se2 = _particle_m4_change(ll.simulate(IsotropicCoulomb(C=2.0), "exact", **kw), n)
+    assert abs(twice - want) > 3 * max(se, se2)
+
+
+def test_cli_lists_and_runs_the_coulomb_problem(tmp_path, capsys):
+    import json
+
+    from landau_lite import cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--help"])
+    assert exc.value.code == 0 and "bkw3_coulomb" in capsys.readouterr().out
+    out = tmp_path / "coulomb.json"
+    code = cli.main(["run", "--problem", "bkw3_coulomb", "--n", "40", "--dt", "0.1", "--t-end", "0.3",
+                     "--no-progress", "--out", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    p = IsotropicCoulomb()
+    assert data["reference"]["m4"] == pytest.approx([float(p.reference(t)["m4"]) for t in data["t"]], rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# sampling at other times; argument and subclass validation
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("t", [6.0, 7.5])
+def test_bkw_samples_at_later_times(t):
+    p = BKW(3)
+    n = 100_000
+    x = p.sample(n, t=t, generator=torch.Generator().manual_seed(8))
+    r = np.sort(x.norm(dim=1).numpy())
+    assert np.max(np.abs(_radial_cdf(p, t, r) - np.arange(1, n + 1) / n)) < 1.95 / math.sqrt(n)
+    if t != p.t0:
+        assert np.max(np.abs(_radial_cdf(p, p.t0, r) - np.arange(1, n + 1) / n)) > 10 / math.sqrt(n)
+
+
+def test_sample_time_validation():
+    with pytest.raises(ValueError, match="only at t0"):
+        get_problem("aniso_coulomb").sample(5, t=1.0)
+    with pytest.raises(ValueError, match="t must be >="):
+        get_problem("bkw3").sample(5, t=1.0)
+    m = get_problem("maxwellian")
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(m.sample(5, t=3.0, generator=g), m.sample(5, generator=torch.Generator().manual_seed(0)))
+
+
+def test_generator_must_be_a_torch_generator():
+    for name in ("bkw3", "bkw3_coulomb", "aniso_coulomb", "maxwellian"):
+        with pytest.raises(TypeError, match="generator"):
+            get_problem(name).sample(5, generator=123)
+
+
+@pytest.mark.parametrize("build, arg", [
+    (lambda: AnisotropicGaussian(3, cov0=torch.eye(3, dtype=torch.complex128)), "cov0"),
+    (lambda: AnisotropicGaussian(3, cov0=torch.tensor([1.0 + 0.5j, 1.0, 1.0])), "cov0"),
+    (lambda: AnisotropicGaussian(3, cov0=[[1 + 1j, 0, 0], [0, 1, 0], [0, 0, 1]]), "cov0"),
+    (lambda: AnisotropicGaussian(3, cov0=np.eye(3) * (1 + 0j)), "cov0"),
+    (lambda: GaussianMixture(3, mu=torch.tensor([1j, 0, 0])), "mu"),
+    (lambda: GaussianMixture(3, cov=np.diag([0.8, 0.2, 1.0 + 0j])), "cov"),
+    (lambda: Maxwellian(3, mean=[0.5 + 1j, 0.0, 0.0]), "mean"),
+    (lambda: Maxwellian(3, mean=torch.tensor([True, False, True])), "mean"),
+    (lambda: Maxwellian(3, T=1 + 0j), "T"),
+    (lambda: TwoBump2D(u1=np.array([1j, 0.0])), "u1"),
+    (lambda: TwoBump2D(C=1j), "C"),
+    (lambda: IsotropicCoulomb(K=0.7 + 0j), "K"),
+    (lambda: gaussian_mixture_moments(torch.zeros(1, 2), torch.eye(2), torch.ones(1, dtype=torch.complex64)),
+     "weights"),
+    (lambda: get_problem("aniso_coulomb", cov0=torch.eye(3, dtype=torch.complex64)), "cov0"),
+])
+def test_complex_arguments_are_type_errors(build, arg):
+    """A complex mean/covariance/weight used to lose its imaginary part silently."""
+    with pytest.raises(TypeError, match=arg):
+        build()
+
+
+def test_real_arrays_are_accepted():
+    m = Maxwellian(3, mean=np.array([0.5, 0.0, -1.0]))
+    assert m.mean.dtype == F64 and m.mean.tolist() == [0.5, 0.0, -1.0]
+    a = AnisotropicGaussian(3, cov0=np.diag([1.8, 0.2, 1.0]).astype(np.float32))
+    assert torch.allclose(a.cov, torch.diag(torch.tensor([1.8, 0.2, 1.0], dtype=F64)), atol=1e-7)
+    with pytest.raises(ValueError, match="weights"):
+        gaussian_mixture_moments(torch.zeros(2, 2), torch.eye(2), torch.tensor([0.7, 0.7]))
+
+
+def test_subclasses_cannot_bypass_the_checks():
+    with pytest.raises(TypeError, match="must not override Problem.sample"):
+        class OwnSample(Maxwellian):  # noqa: F841
+            def sample(self, n, **kw):
+                return torch.zeros(n, 2)
+    with pytest.raises(TypeError, match="must not override Problem.score"):
+        class OwnScore(BKW):  # noqa: F841
+            def score(self, v, t):
+                return v
+
+    class WrongDim(Maxwellian):
+        def _sample(self, n, generator, device):
+            return torch.zeros(n, 2, dtype=F64)
+
+    class WrongDtype(Maxwellian):
+        def _sample(self, n, generator, device):
+            return torch.zeros(n, 3, dtype=torch.float32)
+
+    with pytest.raises(RuntimeError, match=r"WrongDim._sample returned shape \(4, 2\).*\(4, 3\)"):
+        WrongDim(3).sample(4)
+    with pytest.raises(RuntimeError, match="float32"):
+        WrongDtype(3).sample(4, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("name, kw", [(name, {}) for name in ALL_NAMES]
+                         + [("bkw2", {"C": 1 / 16, "c_bkw": 0.5, "t0": 0.0}), ("aniso_maxwell", {"d": 2}),
+                            ("aniso_coulomb", {"d": 5}), ("mixture_coulomb", {"d": 4}), ("maxwellian", {"d": 6})])
+def test_samples_have_the_problem_dimension_and_dtype(name, kw):
+    p = get_problem(name, **kw)
+    for dtype in (torch.float32, torch.float64):
+        x = p.sample(7, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        assert x.shape == (7, p.d) and x.dtype == dtype
+        assert p.score(x, p.t0).shape == (7, p.d) and p.log_density(x, p.t0).shape == (7,)
