@@ -81,7 +81,7 @@ BAD = [
 @pytest.mark.parametrize("argv,message", BAD, ids=[" ".join(a[-2:]) or "empty" for a, _ in BAD])
 def test_bad_arguments_exit_2(monkeypatch, capsys, argv, message):
     import landau_lite.solver as solver
-    monkeypatch.setattr(solver, "_execute", lambda *a, **k: pytest.fail("compute started"))
+    monkeypatch.setattr(solver.Simulation, "run", lambda *a, **k: pytest.fail("compute started"))
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
     assert info.value.code == 2
@@ -111,8 +111,8 @@ def test_bench_delegates(monkeypatch):
 
 
 def test_nonfinite_run_writes_partial_and_exits_1(tmp_path, monkeypatch, capsys):
-    import landau_lite.solver as solver
-    real = solver.velocity
+    import landau_lite.integrators as integrators
+    real = integrators.velocity
     calls = {"n": 0}
 
     def flaky_velocity(x, s, **kw):
@@ -120,7 +120,7 @@ def test_nonfinite_run_writes_partial_and_exits_1(tmp_path, monkeypatch, capsys)
         U = real(x, s, **kw)
         return U * float("nan") if calls["n"] == 3 else U
 
-    monkeypatch.setattr(solver, "velocity", flaky_velocity)
+    monkeypatch.setattr(integrators, "velocity", flaky_velocity)
     out = tmp_path / "r.json"
     code = cli.main(["run", "--problem", "maxwellian", "--n", "20", "--dt", "0.1", "--t-end", "1", "--no-progress",
                      "--out", str(out)])
