@@ -28,14 +28,17 @@ drift already evaluated at :math:`(X^k, t_k)` (the solver records diagnostics fr
 :func:`euler_step` and :func:`heun_step` are the one-step functions on plain tensors.
 
 **Finite values without host synchronisation.** A :class:`FiniteGuard` keeps, on the device, the first
-(step, quantity) at which a score, velocity or particle array held NaN/inf; the :class:`Drift` and the
-solver report every array to it, and it replaces non-finite entries by 0 so that the computation goes on
-without raising (the solver freezes the particles at the last finite state). Reading the flag
-(:meth:`FiniteGuard.first_failure`) is the only synchronisation, done when the solver records.
+(step, quantity) at which a score, velocity or particle array held NaN/inf (:func:`all_finite`: one
+min/max reduction per array); the :class:`Drift`, the integrators and the solver report every array to it.
+Scores and predictor particles are returned with non-finite entries replaced by 0, so that the next
+evaluation (which validates its input) does not raise, and the solver freezes the particles at the last
+finite state. Reading the flag (:meth:`FiniteGuard.first_failure`) is the only synchronisation, done when
+the solver records.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
@@ -47,22 +50,41 @@ from .velocity import velocity
 if TYPE_CHECKING:  # pragma: no cover
     from .scores import ScoreMethod
 
-__all__ = ["FiniteGuard", "Drift", "Integrator", "Euler", "Heun", "INTEGRATORS", "METHODS", "make_integrator",
-           "euler_step", "heun_step"]
+__all__ = ["all_finite", "FiniteGuard", "Drift", "Integrator", "Euler", "Heun", "INTEGRATORS", "METHODS",
+           "make_integrator", "euler_step", "heun_step"]
 
 
 # ----------------------------------------------------------------------------------------------
 # device-side finite monitoring
 # ----------------------------------------------------------------------------------------------
 
+def all_finite(x: torch.Tensor) -> torch.Tensor:
+    r"""0-dim bool tensor, true when every entry of ``x`` is finite (no host synchronisation).
+
+    Computed from one min/max reduction (NaN and :math:`\pm\infty` propagate through it):
+    :math:`\min x > -\infty` and :math:`\max x < \infty`, both false for NaN. This is several times faster on
+    the CPU than ``torch.isfinite(x).all()`` and exact (no overflow as with a sum).
+
+    Example:
+        >>> bool(all_finite(torch.ones(3))), bool(all_finite(torch.tensor([1.0, float("nan")])))
+        (True, False)
+        >>> big = torch.tensor([1e308, 1e308], dtype=torch.float64)          # its sum would overflow
+        >>> bool(all_finite(torch.tensor([-float("inf"), 0.0]))), bool(all_finite(big))
+        (False, True)
+    """
+    lo, hi = torch.aminmax(x)
+    return torch.logical_and(lo > -math.inf, hi < math.inf)
+
+
 class FiniteGuard:
     """Device-side record of the first non-finite array, read only on request.
 
-    :meth:`check` reports an array under a quantity name at the current step (:meth:`at_step`); it queues
-    ``isfinite`` on the device, updates a 0-dim int64 code of the first failure with ``torch.where`` (no
-    ``.item()``, no host-device synchronisation) and returns the array with non-finite entries replaced by
-    0. :attr:`ok` is a 0-dim bool tensor, true while nothing has failed; :meth:`first_failure` reads the code
-    (one synchronisation) and returns ``(step, quantity)`` or ``None``.
+    :meth:`check` reports an array under a quantity name at the current step (:meth:`at_step`): it queues a
+    finiteness test on the device (:func:`all_finite`), keeps the number of the first failing check in a 0-dim
+    int64 tensor (``torch.minimum``/``torch.where``: no ``.item()``, no host-device synchronisation) and
+    returns the array with NaN/inf entries replaced by 0 (``sanitize=True``) so that later calls that
+    validate their input do not raise. :attr:`ok` is a 0-dim bool tensor, true while nothing has failed;
+    :meth:`first_failure` reads the flag (one synchronisation) and returns ``(step, quantity)`` or ``None``.
 
     Example:
         >>> g = FiniteGuard(torch.device("cpu"))
@@ -73,35 +95,38 @@ class FiniteGuard:
         ([1.0, 0.0], (1, 'score'), False)
     """
 
+    _NONE = 2**62
+
     def __init__(self, device: torch.device) -> None:
-        self._code = torch.full((), -1, dtype=torch.int64, device=device)
-        self.ok = torch.ones((), dtype=torch.bool, device=device)
-        self._names: list[str] = []
+        self._first = torch.full((), self._NONE, dtype=torch.int64, device=device)
+        self._labels: list[tuple[int, str]] = []     # (step, quantity) of the checks since the last clean read
+        self._offset = 0                             # number of checks before those
         self._step = 0
 
     def at_step(self, k: int) -> None:
         """Set the step index attached to the next checks."""
         self._step = int(k)
 
-    def check(self, x: torch.Tensor, quantity: str) -> torch.Tensor:
-        """Report ``x`` under ``quantity``; return ``x`` with its NaN/inf entries replaced by 0."""
-        if quantity not in self._names:
-            if len(self._names) == 64:
-                raise ValueError("FiniteGuard: at most 64 quantity names")
-            self._names.append(quantity)
-        finite = torch.isfinite(x)
-        code = self._step * 64 + self._names.index(quantity)
-        first = torch.logical_and(self.ok, torch.logical_not(finite.all()))
-        self._code = torch.where(first, code, self._code)
-        self.ok = self._code < 0
-        return torch.where(finite, x, 0.0)
+    def check(self, x: torch.Tensor, quantity: str, *, sanitize: bool = True) -> torch.Tensor:
+        """Report ``x`` under ``quantity``; return ``x`` (with NaN/inf entries replaced by 0 if ``sanitize``)."""
+        number = self._offset + len(self._labels)
+        self._labels.append((self._step, quantity))
+        self._first = torch.minimum(self._first, torch.where(all_finite(x), self._NONE, number))
+        return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) if sanitize else x
+
+    @property
+    def ok(self) -> torch.Tensor:
+        """0-dim bool tensor (on the device): no check has failed so far."""
+        return self._first == self._NONE
 
     def first_failure(self) -> tuple[int, str] | None:
         """``(step, quantity)`` of the first non-finite array, or ``None`` (reads the device flag)."""
-        code = int(self._code)
-        if code < 0:
+        number = int(self._first)
+        if number == self._NONE:
+            self._offset += len(self._labels)
+            self._labels.clear()
             return None
-        return code // 64, self._names[code % 64]
+        return self._labels[number - self._offset]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,9 +140,8 @@ class Drift:
     :math:`U = U[x, s]` from :func:`~landau_lite.velocity.velocity` with the kernel ``(gamma, C)``.
 
     With a :class:`FiniteGuard`, ``s`` and ``U`` are reported to it as ``"score"``/``"velocity"`` (with
-    ``" (STAGE)"`` appended for a named stage, whose input particles are reported as
-    ``"particles (STAGE predictor)"``-style names given by the integrator), and their non-finite entries
-    are replaced by 0 so that no later call raises.
+    ``" (STAGE)"`` appended for a named stage), and the non-finite entries of ``s`` are replaced by 0 so
+    that the velocity evaluation, which validates its input, does not raise.
 
     Example:
         >>> from landau_lite.problems import get_problem
@@ -148,8 +172,8 @@ class Drift:
         if self.guard is not None:
             s = self.guard.check(s, "score" + suffix)
         U = velocity(x, s, gamma=self.gamma, C=self.C, backend=self.backend)
-        if self.guard is not None:
-            U = self.guard.check(U, "velocity" + suffix)
+        if self.guard is not None:     # U only enters sums whose result is checked again: no need to sanitise
+            U = self.guard.check(U, "velocity" + suffix, sanitize=False)
         return s, U
 
 

@@ -112,7 +112,8 @@ class MomentsRecorder(Recorder):
 
 
 class EntropyRateRecorder(Recorder):
-    r"""``entropy_rate`` :math:`\frac1N\sum_i s_i\cdot U_i` (:func:`landau_lite.diagnostics.entropy_production_rate`)."""
+    r"""``entropy_rate`` :math:`\frac1N\sum_i s_i\cdot U_i`
+    (:func:`landau_lite.diagnostics.entropy_production_rate`)."""
 
     keys = ("entropy_rate",)
 

@@ -59,7 +59,7 @@ import torch
 from ._checks import check_choice, check_dim, check_gamma, check_int, check_particles, check_positive, check_real
 from .device import pick_device
 from .diagnostics import pair_weighted_loss
-from .integrators import METHODS, Drift, FiniteGuard, Integrator, make_integrator
+from .integrators import METHODS, Drift, FiniteGuard, Integrator, all_finite, make_integrator
 from .problems import PROBLEMS, Problem, get_problem
 from .recorders import Recorder, RecordState, default_recorders
 from .run import REFERENCE_KEYS, RESERVED_KEYS, NonFiniteError, Run, to_plain
@@ -566,7 +566,7 @@ class Simulation:
                     run.status = "completed"
                     break
                 x_new, _ = self.integrator.step(x, t, point.t_next - t, s, U, drift)
-                x_new = guard.check(x_new, "particles")
+                x_new = guard.check(x_new, "particles", sanitize=False)
                 x = torch.where(guard.ok, x_new, x)      # frozen at the last finite state after a failure
                 run.steps = k + 1
                 bar.update(1)
@@ -610,10 +610,9 @@ class Simulation:
         if not self.problem.exact_in_time:
             return _Entry(k, t, None, None, self.score.last_loss, None)
         s_ex = self.problem.score(x, t)
-        finite = torch.isfinite(s_ex)
-        delta = torch.where(finite, s - s_ex, 0.0)
+        delta = torch.nan_to_num(s - s_ex, nan=0.0, posinf=0.0, neginf=0.0)   # NaN where s_ex is not finite
         wloss = pair_weighted_loss(x, delta, gamma=gamma, C=C, backend=self.backend)
-        return _Entry(k, t, wloss, finite.all(), self.score.last_loss, s_ex)
+        return _Entry(k, t, wloss, all_finite(s_ex), self.score.last_loss, s_ex)
 
     def _record(self, run: Run, diag_recorders: list[Recorder], ref_recorders: list[Recorder], entry: _Entry,
                 x: torch.Tensor, s: torch.Tensor, U: torch.Tensor, start: float) -> None:

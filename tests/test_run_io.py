@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import landau_lite.run as run_module
-from landau_lite.problems import get_problem
 from landau_lite.run import Run, check_output_path
 from landau_lite.solver import simulate
 
