@@ -332,3 +332,19 @@ def test_help_lists_exit_codes(capsys):
     out = capsys.readouterr().out
     for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "130", "143", "--force"):
         assert code in out
+
+
+def test_ctrl_c_while_writing_finishes_the_file(tmp_path, monkeypatch):
+    # a Ctrl-C during the write is held until the file is complete, then the exit code says so
+    import signal
+    real = Run.save
+
+    def save_with_interrupt(self, path):
+        os.kill(os.getpid(), signal.SIGINT)
+        real(self, path)
+
+    monkeypatch.setattr(Run, "save", save_with_interrupt)
+    out = tmp_path / "r.json"
+    assert cli.main(SHORT + ["--out", str(out)]) == cli.EXIT_SIGINT
+    assert Run.load(out).status == "completed"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
