@@ -307,9 +307,12 @@ class Problem(ABC):
         r""":math:`f(t, v)`, shape ``(M,)``."""
         return torch.exp(self.log_density(v, t))
 
-    def score(self, v: torch.Tensor, t: float) -> torch.Tensor:
-        r"""Score :math:`\nabla_v\log f(t, v)`, shape ``(M, d)``."""
-        v = check_points(v, self.d, "v")
+    def score(self, v: torch.Tensor, t: float, *, check: bool = True) -> torch.Tensor:
+        r"""Score :math:`\nabla_v\log f(t, v)`, shape ``(M, d)``.
+
+        ``check=False`` skips the finiteness check of ``v`` (a host read): for time loops that check on the device.
+        """
+        v = check_points(v, self.d, "v", finite=check)
         t = self._check_density_t(t)
         return self._score(v, t)
 

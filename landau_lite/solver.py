@@ -1,4 +1,4 @@
-r"""Time stepping for the particle Landau equation, and the :class:`Run` record of a simulation.
+r"""Simulations of the particle Landau equation, built from public pieces.
 
 The particles move with the Landau velocity of a score field :math:`s\approx\nabla\log f_t`:
 
@@ -8,27 +8,29 @@ The particles move with the Landau velocity of a score field :math:`s\approx\nab
     U_i = -\frac{C}{N}\sum_{j=1}^N A(X_i - X_j)\big(s(X_i) - s(X_j)\big),
     \qquad A(z) = |z|^\gamma\big(|z|^2 I - z\otimes z\big).
 
-Two integrators are provided:
+A simulation is assembled from four pieces, each a public object:
 
-* **forward Euler** (:func:`euler_step`): :math:`X^{k+1} = X^k + \Delta t\,U(X^k, s^k)`, with
-  :math:`s^k = ` ``score.update(X^k, t_k)``. Momentum :math:`\sum_i X_i` is conserved to round-off
-  (:math:`\sum_i U_i = 0`), and the energy :math:`\sum_i|X_i|^2` grows by exactly
-  :math:`\Delta t^2\sum_i|U_i|^2` per step (because :math:`\sum_i X_i\cdot U_i = 0`).
-* **Heun** (explicit trapezoidal rule, :func:`heun_step`), second order:
+* a **problem** (:class:`~landau_lite.problems.Problem`): the kernel :math:`(d, \gamma, C)`, the initial
+  law, and where known the exact score (``exact_in_time``) and reference moments (``reference(t)``);
+* a **score method** (:class:`~landau_lite.scores.ScoreMethod`): ``initialize`` once, ``update(x, t)`` at
+  every drift evaluation;
+* an **integrator** (:class:`~landau_lite.integrators.Integrator`: :class:`~landau_lite.integrators.Euler`
+  or :class:`~landau_lite.integrators.Heun`, which trains a neural score twice per step), stepping on the
+  time grid :class:`TimeGrid`;
+* **recorders** (:class:`~landau_lite.recorders.Recorder`, default
+  :func:`~landau_lite.recorders.default_recorders`) that fill the :class:`~landau_lite.run.Run` at recorded
+  times.
 
-  .. math::
+:meth:`Simulation.build` validates every argument and builds these pieces before any compute;
+:meth:`Simulation.run` samples the initial particles with a seeded generator, steps in time and returns a
+:class:`Run`. :func:`simulate` does both.
 
-      \tilde X = X^k + \Delta t\,U(X^k, s(X^k, t_k)),\qquad
-      X^{k+1} = X^k + \tfrac{\Delta t}{2}\big(U(X^k, s(X^k,t_k)) + U(\tilde X, s(\tilde X, t_{k+1}))\big).
-
-  The energy error per step is :math:`\tfrac{\Delta t^2}{4}\sum_i|U_i^{(1)} - U_i^{(2)}|^2 = O(\Delta t^4)`.
-  The score is updated twice per step (at :math:`X^k` and at :math:`\tilde X`), so a **neural score
-  (SBTM) is trained twice per step** under Heun, and the corrector's training moves the network.
-
-:func:`simulate` runs a whole simulation: it validates every argument before any compute, samples
-the initial particles with a seeded generator, steps in time, checks that the score, the velocity and
-the particles stay finite at every step (raising :class:`NonFiniteError` with the partial run
-attached), records diagnostics, and returns a :class:`Run`, which can be saved and loaded.
+**Non-finite values.** Every score, velocity and particle array is checked on the device
+(:class:`~landau_lite.integrators.FiniteGuard`): the first non-finite (step, quantity) is kept in a device
+flag, the particles are frozen at the last finite state, and the flag is read only when something is
+recorded (a recorded time, a snapshot, a callback, the final time), so a run on a GPU does not wait for the
+device at every step. :class:`NonFiniteError` then names the step, the time and the quantity, and carries
+the partial run.
 
 **Weighted score-matching loss** (a-posteriori estimate of Theorem 4.2). When the problem has an
 exact score :math:`\nabla\log f(t,\cdot)`, every step logs, with :math:`\delta_i = s_i - \nabla\log f(t, X_i)`,
@@ -39,70 +41,166 @@ exact score :math:`\nabla\log f(t,\cdot)`, every step logs, with :math:`\delta_i
     = -\frac{2}{N}\sum_i \delta_i\cdot U_i[\delta],
 
 where :math:`U[\delta]` is the particle velocity with :math:`\delta` in place of the score
-(symmetrise :math:`\sum_{ij}\delta_i\cdot A_{ij}(\delta_i-\delta_j)` in :math:`i\leftrightarrow j` using
-:math:`A_{ij} = A_{ji}`). The per-step arrays ``step_t``, ``step_weighted_loss`` and
-``step_score_loss`` of the :class:`Run` let one integrate :math:`\int\hat{\mathcal L}_t\,dt`.
+(:func:`landau_lite.diagnostics.pair_weighted_loss`). The per-step arrays ``step_t``,
+``step_weighted_loss`` and ``step_score_loss`` of the :class:`Run` let one integrate
+:math:`\int\hat{\mathcal L}_t\,dt`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 
-from ._checks import check_choice, check_int, check_particles, check_positive, check_real
+from ._checks import check_choice, check_dim, check_gamma, check_int, check_particles, check_positive, check_real
 from .device import pick_device
-from .diagnostics import pair_weighted_loss
-from .integrators import METHODS
-from .run import NonFiniteError, Run, _to_plain
-from .velocity import BACKENDS, VelocityField
+from .integrators import METHODS, Drift, FiniteGuard, Integrator, all_finite, make_integrator
+from .problems import PROBLEMS, Problem, get_problem
+from .recorders import Recorder, RecordState, default_recorders
+from .run import REFERENCE_KEYS, RESERVED_KEYS, NonFiniteError, Run, to_plain
+from .scores import SCORE_METHODS, ExactScore, NeuralScore, ScoreMethod, make_score
+from .velocity import BACKENDS
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .problems import Problem
-    from .scores import ScoreMethod
-
-__all__ = ["simulate"]
-
-
-# ----------------------------------------------------------------------------------------------
-# simulate: validation
-# ----------------------------------------------------------------------------------------------
-
-@dataclass
-class _Setup:
-    """Validated arguments of :func:`simulate` (built before any compute)."""
-
-    problem: Any
-    problem_name: str
-    score: Any
-    score_name: str
-    n: int
-    dt: float
-    t0: float
-    t_end: float
-    method: str
-    seed: int
-    device: torch.device
-    dtype: torch.dtype
-    record_every: int | float
-    snapshot_times: tuple[float, ...]
-    backend: str
-    progress: bool
-    x0: torch.Tensor | None
-    callback: Callable | None
-    points: list[tuple[float, bool, tuple[float, ...]]]   # (time, record?, snapshot times taken here)
-
+__all__ = ["simulate", "Simulation", "TimeGrid", "GridPoint", "Run", "NonFiniteError"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, torch.float32: torch.float32,
            torch.float64: torch.float64}
 
+#: quantities checked before a grid point is recorded (a failure there drops that point's entries)
+_BEFORE_RECORD = ("score", "velocity")
+
+#: the device flag is read at least every this many steps (bounds the per-step values held on the device)
+_MAX_PENDING = 256
+
+
+# ----------------------------------------------------------------------------------------------
+# the time grid
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One point of a :class:`TimeGrid`.
+
+    Attributes:
+        index: position in the grid (0 at ``t0``; the ``k`` given to a ``simulate`` callback).
+        t: the time. record: whether diagnostics are recorded here.
+        snapshots: the requested snapshot times taken at this point.
+        t_next: the next grid time, ``None`` at the final time.
+    """
+
+    index: int
+    t: float
+    record: bool
+    snapshots: tuple[float, ...]
+    t_next: float | None
+
+
+class TimeGrid:
+    r"""The time grid of a simulation, generated lazily (any number of steps, O(1) memory).
+
+    The base grid is :math:`t_k = t_0 + k\,\Delta t` for :math:`0\le k < K`, :math:`K=\max(1,\lceil
+    (t_{\rm end}-t_0)/\Delta t - 10^{-9}\rceil)`, then :math:`t_K = t_{\rm end}` (the last step is shortened).
+    ``record_every`` an ``int`` :math:`m` records the base points :math:`k\equiv 0 \pmod m`; a ``float``
+    :math:`\tau` records the first base point at or after every multiple of :math:`\tau`
+    (:math:`\lfloor (t_k-t_0)/\tau + 10^{-9}\rfloor` increases); :math:`t_0` and :math:`t_{\rm end}` are always
+    recorded. A snapshot time within :math:`10^{-6}\Delta t` of a grid point is taken there; any other
+    snapshot time is inserted as an extra (unrecorded) point, which splits the step across it.
+
+    Example:
+        >>> g = TimeGrid(0.0, 1.0, 0.3, record_every=2, snapshot_times=(0.5,))
+        >>> [(p.t, p.record, p.snapshots) for p in g]          # doctest: +NORMALIZE_WHITESPACE
+        [(0.0, True, ()), (0.3, False, ()), (0.5, False, (0.5,)), (0.6, True, ()),
+         (0.8999999999999999, False, ()), (1.0, True, ())]
+        >>> g.steps, len(TimeGrid(0.0, 1.0, 1e-9))            # no list of 10^9 points is built
+        (5, 1000000001)
+    """
+
+    def __init__(self, t0: float, t_end: float, dt: float, record_every: int | float = 1,
+                 snapshot_times: Sequence[float] = ()) -> None:
+        self.t0 = check_real(t0, "t0")
+        self.t_end = check_real(t_end, "t_end")
+        self.dt = check_positive(dt, "dt")
+        if not self.t_end > self.t0:
+            raise ValueError(f"t_end must be > t0 (={self.t0:g}), got t_end = {self.t_end:g}")
+        self.record_every = _check_record_every(record_every)
+        self.n_base = max(1, math.ceil((self.t_end - self.t0) / self.dt - 1e-9))
+        tol = 1e-6 * self.dt
+        self._attached: dict[int, list[float]] = {}
+        self._inserted: list[tuple[float, list[float]]] = []
+        taus = [check_real(s, f"snapshot_times[{i}]") for i, s in enumerate(snapshot_times)]
+        for tau in sorted(set(taus)):
+            if not self.t0 - tol <= tau <= self.t_end + tol:
+                raise ValueError(f"snapshot time {tau:g} lies outside [t0, t_end] = [{self.t0:g}, {self.t_end:g}]")
+            u = (tau - self.t0) / self.dt
+            near = [j for j in range(math.floor(u) - 1, math.floor(u) + 3) if 0 <= j <= self.n_base]
+            j = min(near or [self.n_base], key=lambda i: abs(self.time(i) - tau))
+            dist = abs(self.time(j) - tau)
+            if self._inserted and abs(self._inserted[-1][0] - tau) < dist:
+                if abs(self._inserted[-1][0] - tau) <= tol:
+                    self._inserted[-1][1].append(tau)
+                    continue
+            elif dist <= tol:
+                self._attached.setdefault(j, []).append(tau)
+                continue
+            self._inserted.append((tau, [tau]))
+        self.steps = self.n_base + len(self._inserted)
+
+    def time(self, k: int) -> float:
+        """Base grid time :math:`t_k` (``t_end`` for ``k = n_base``)."""
+        return self.t0 + k * self.dt if k < self.n_base else self.t_end
+
+    def __len__(self) -> int:
+        return self.steps + 1
+
+    def _raw(self) -> Iterator[tuple[float, bool, tuple[float, ...]]]:
+        inserted = iter(self._inserted)
+        nxt = next(inserted, None)
+        every = self.record_every
+        prev_bin = None
+        for k in range(self.n_base + 1):
+            tk = self.time(k)
+            while nxt is not None and nxt[0] < tk:
+                yield nxt[0], False, tuple(nxt[1])
+                nxt = next(inserted, None)
+            if isinstance(every, int):
+                record = k % every == 0
+            else:
+                b = math.floor((tk - self.t0) / every + 1e-9)
+                record = prev_bin is None or b > prev_bin
+                prev_bin = b
+            yield tk, record or k == self.n_base, tuple(self._attached.get(k, ()))
+
+    def __iter__(self) -> Iterator[GridPoint]:
+        it = self._raw()
+        cur = next(it)
+        index = 0
+        for nxt in it:
+            yield GridPoint(index, cur[0], cur[1], cur[2], nxt[0])
+            index += 1
+            cur = nxt
+        yield GridPoint(index, cur[0], cur[1], cur[2], None)
+
+    def __repr__(self) -> str:
+        return (f"TimeGrid(t0={self.t0:g}, t_end={self.t_end:g}, dt={self.dt:g}, "
+                f"record_every={self.record_every!r}, steps={self.steps})")
+
+
+def _check_record_every(record_every: Any) -> int | float:
+    if isinstance(record_every, bool) or not isinstance(record_every, Real):
+        raise TypeError(f"record_every must be an int (steps) or a float (time interval), "
+                        f"got {type(record_every).__name__}")
+    if isinstance(record_every, Integral):
+        return check_int(record_every, "record_every", lo=1)
+    return check_positive(record_every, "record_every")
+
+
+# ----------------------------------------------------------------------------------------------
+# validation helpers
+# ----------------------------------------------------------------------------------------------
 
 def _check_dtype(dtype: Any) -> torch.dtype:
     try:
@@ -112,299 +210,442 @@ def _check_dtype(dtype: Any) -> torch.dtype:
             from None
 
 
-def _problem_names() -> tuple[str, ...]:
-    from . import problems
-    names = getattr(problems, "PROBLEMS", None) or getattr(problems, "PROBLEM_NAMES", None)
-    if names is None:
-        raise RuntimeError("landau_lite.problems does not list its problem names")
-    return tuple(names)
+def _check_device(device: Any) -> torch.device:
+    dev = pick_device(device)
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:K'; got {device!r}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available; use 'auto' or 'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: there are only {torch.cuda.device_count()} CUDA device(s)")
+    return dev
 
 
-def _score_names() -> tuple[str, ...]:
-    from . import scores
-    names = getattr(scores, "SCORE_METHODS", None) or getattr(scores, "SCORE_NAMES", None)
-    return tuple(names) if names is not None else ("exact", "blob", "sbtm")
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type != "cuda":
+        return True
+    current = torch.cuda.current_device()
+    return (current if a.index is None else a.index) == (current if b.index is None else b.index)
 
 
-def _build_points(t0: float, t_end: float, dt: float, record_every: int | float,
-                  snapshot_times: Sequence[float]) -> list[tuple[float, bool, tuple[float, ...]]]:
-    """Time grid ``t0 + k dt`` (last step shortened to end at ``t_end``), with record flags; snapshot
-    times that are not grid points are inserted as extra points (the step across them is split)."""
-    n_base = max(1, math.ceil((t_end - t0) / dt - 1e-9))
-    times = [t0 + k * dt for k in range(n_base)] + [t_end]
-    if isinstance(record_every, Integral):
-        rec = [k % int(record_every) == 0 for k in range(n_base + 1)]
-    else:
-        bins = [math.floor((t - t0) / record_every + 1e-9) for t in times]
-        rec = [True] + [bins[k] > bins[k - 1] for k in range(1, n_base + 1)]
-    rec[-1] = True
-    points: list[list] = [[t, r, []] for t, r in zip(times, rec)]
-    tol = 1e-6 * dt
-    for tau in sorted(set(float(t) for t in snapshot_times)):
-        k = min(range(len(points)), key=lambda i: abs(points[i][0] - tau))
-        if abs(points[k][0] - tau) <= tol:
-            points[k][2].append(tau)
-        else:
-            at = k + 1 if points[k][0] < tau else k
-            points.insert(at, [tau, False, [tau]])
-    return [(t, r, tuple(sn)) for t, r, sn in points]
+def _check_problem(problem: Problem) -> None:
+    """The attributes of a (possibly custom) problem that the solver relies on."""
+    if not isinstance(problem.name, str) or not problem.name:
+        raise TypeError(f"problem.name must be a non-empty string, got {problem.name!r}")
+    d = check_dim(problem.d, "problem.d")
+    check_gamma(problem.gamma, d)
+    check_positive(problem.C, "problem.C")
+    check_real(problem.t0, "problem.t0")
+    if not isinstance(problem.exact_in_time, bool):
+        raise TypeError(f"problem.exact_in_time must be a bool, got {type(problem.exact_in_time).__name__}")
 
 
-def _prepare(problem: Any, score: Any, *, n: Any, dt: Any, t_end: Any, t0: Any, method: Any, seed: Any,
-             device: Any, dtype: Any, record_every: Any, snapshot_times: Any, backend: Any, progress: Any,
-             x0: Any, score_kwargs: Any, callback: Any) -> _Setup:
-    """Validate every argument of :func:`simulate` and build the problem and score objects (no compute)."""
-    from .problems import get_problem
-    from .scores import make_score
+def _check_score_fits(score: ScoreMethod, problem: Problem, dtype: torch.dtype, device: torch.device,
+                      label: str) -> None:
+    """A score method that cannot run on this problem/dtype/device fails here, before any compute."""
+    if isinstance(score, ExactScore) and not problem.exact_in_time:
+        raise ValueError(f"score='exact' needs a problem whose score is known at every time; problem "
+                         f"{problem.name!r} knows it only at t0 (exact_in_time is False): use 'blob' or 'sbtm'")
+    if isinstance(score, NeuralScore):
+        if score.d != problem.d:
+            raise ValueError(f"{label}: the network's dimension d = {score.d} differs from the problem's "
+                             f"d = {problem.d}")
+        if score.dtype is not None and score.dtype != dtype:
+            raise ValueError(f"{label}: the network's dtype {score.dtype} differs from the run's dtype {dtype}")
+        if score.device is not None and not _same_device(score.device, device):
+            raise ValueError(f"{label}: the network's device {score.device} differs from the run's device "
+                             f"{device}")
+        if not -(2**63) <= score.seed <= 2**64 - 1:
+            raise ValueError(f"{label}: seed must lie in [-2**63, 2**64 - 1], got {score.seed}")
 
-    n = check_int(n, "n", lo=2)
-    dt = check_positive(dt, "dt")
-    method = check_choice(method, "method", METHODS)
-    seed = check_int(seed, "seed", lo=0, hi=2**63 - 1)
-    dtype = _check_dtype(dtype)
-    device = pick_device(device)
-    backend = check_choice(backend, "backend", BACKENDS)
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
-    if score_kwargs is not None and not isinstance(score_kwargs, dict):
-        raise TypeError(f"score_kwargs must be a dict or None, got {type(score_kwargs).__name__}")
 
-    # problem
-    if isinstance(problem, str):
-        names = _problem_names()
-        check_choice(problem, "problem", names)
-        problem_obj = get_problem(problem)
-    elif all(hasattr(problem, a) for a in ("sample", "score", "d", "gamma", "C", "t0")):
-        problem_obj = problem
-    else:
-        raise TypeError(f"problem must be a problem name (str) or a Problem, got {type(problem).__name__}")
-    problem_name = str(getattr(problem_obj, "name", type(problem_obj).__name__))
-    d = int(problem_obj.d)
-    gamma = float(problem_obj.gamma)
-    if backend == "moments" and gamma != 0.0:
-        raise ValueError(f"backend='moments' needs gamma = 0 (Maxwell molecules); problem {problem_name!r} "
-                         f"has gamma = {gamma}")
+def _check_recorders(recorders: Any) -> tuple[Recorder, ...]:
+    if recorders is None:
+        return tuple(default_recorders())
+    if isinstance(recorders, (str, bytes, Recorder)) or not isinstance(recorders, Sequence):
+        raise TypeError(f"recorders must be a list of Recorder objects, got {type(recorders).__name__}")
+    seen: set[str] = set()
+    n_ref = 0
+    for i, rec in enumerate(recorders):
+        if not isinstance(rec, Recorder):
+            raise TypeError(f"recorders[{i}] must be a landau_lite.recorders.Recorder, got {type(rec).__name__}")
+        keys = rec.keys
+        if not isinstance(keys, tuple) or not keys or not all(isinstance(k, str) and k for k in keys):
+            raise ValueError(f"recorders[{i}].keys must be a non-empty tuple of names, got {keys!r}")
+        if rec.section == "reference":
+            n_ref += 1
+            if n_ref > 1 or not set(keys) <= set(REFERENCE_KEYS):
+                raise ValueError(f"recorders[{i}]: at most one reference recorder, with keys among "
+                                 f"{list(REFERENCE_KEYS)}; got {keys!r}")
+            continue
+        if rec.section != "diagnostics":
+            raise ValueError(f"recorders[{i}].section must be 'diagnostics' or 'reference', got {rec.section!r}")
+        clash = [k for k in keys if k in seen or k in RESERVED_KEYS]
+        if clash:
+            raise ValueError(f"recorders[{i}] key(s) {clash} repeat another recorder's key or a reserved field")
+        seen.update(keys)
+    return tuple(recorders)
 
-    # times
-    t0 = float(problem_obj.t0) if t0 is None else check_real(t0, "t0")
-    t_end = check_real(t_end, "t_end")
-    if not t_end > t0:
-        raise ValueError(f"t_end must be > t0 (={t0:g}), got t_end = {t_end:g}")
-    if x0 is None and t0 != float(problem_obj.t0):
+
+# ----------------------------------------------------------------------------------------------
+# the simulation
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class _Entry:
+    """Per-step values of one grid point, kept on the device until the next synchronisation."""
+
+    k: int
+    t: float
+    weighted_loss: Any          # None, float or 0-dim tensor
+    exact_ok: Any               # None or 0-dim bool tensor: the exact score was finite
+    score_loss: Any             # None, float or 0-dim tensor
+    exact_score: torch.Tensor | None
+
+    def plain(self) -> tuple[float | None, float | None]:
+        wl = to_plain(self.weighted_loss)
+        if self.exact_ok is not None and not bool(self.exact_ok):
+            wl = math.nan
+        return wl, to_plain(self.score_loss)
+
+
+@dataclass(frozen=True, eq=False)
+class Simulation:
+    """A validated simulation: problem, score method, integrator, time grid and recorders (no compute yet).
+
+    Build it with :meth:`build` (the arguments of :func:`simulate`; every one is checked and a mistake
+    raises ``ValueError``/``TypeError`` naming it), then call :meth:`run`. The command line builds one the
+    same way before it checks the output file and starts computing.
+
+    Attributes:
+        problem, score: the :class:`~landau_lite.problems.Problem` and :class:`~landau_lite.scores.ScoreMethod`.
+        integrator: the :class:`~landau_lite.integrators.Integrator`; grid: the :class:`TimeGrid`.
+        recorders: the :class:`~landau_lite.recorders.Recorder` objects, in order.
+        n, dt, t0, t_end, seed, device, dtype, backend, progress, x0, callback: as in :func:`simulate`.
+
+    Example:
+        >>> sim = Simulation.build("bkw3", "exact", n=200, dt=0.1, t_end=6.3, progress=False)
+        >>> sim.grid.steps, sim.integrator.name, sim.problem.d
+        (3, 'euler', 3)
+        >>> sim.run().status
+        'completed'
+    """
+
+    problem: Problem
+    score: ScoreMethod
+    score_name: str
+    n: int
+    dt: float
+    t0: float
+    t_end: float
+    integrator: Integrator
+    seed: int
+    device: torch.device
+    dtype: torch.dtype
+    record_every: int | float
+    snapshot_times: tuple[float, ...]
+    backend: str
+    progress: bool
+    x0: torch.Tensor | None
+    callback: Callable | None
+    recorders: tuple[Recorder, ...]
+    grid: TimeGrid = field(repr=False)
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def build(cls, problem: Problem | str, score: ScoreMethod | str = "exact", *, n: int, dt: float,
+              t_end: float, t0: float | None = None, method: str = "euler", seed: int = 0,
+              device: str | torch.device = "auto", dtype: torch.dtype | str = torch.float64,
+              record_every: int | float = 1, snapshot_times: Sequence[float] = (), backend: str = "auto",
+              progress: bool = True, x0: torch.Tensor | None = None, score_kwargs: dict | None = None,
+              callback: Callable | None = None, recorders: Sequence[Recorder] | None = None) -> "Simulation":
+        """Validate the arguments of :func:`simulate` and build the pieces (problem, score, integrator, grid)."""
+        n = check_int(n, "n", lo=2)
+        dt = check_positive(dt, "dt")
+        integrator = make_integrator(check_choice(method, "method", METHODS))
+        seed = check_int(seed, "seed", lo=0, hi=2**63 - 1)
+        dtype = _check_dtype(dtype)
+        device = _check_device(device)
+        backend = check_choice(backend, "backend", BACKENDS)
+        if not isinstance(progress, bool):
+            raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+        if score_kwargs is not None and not isinstance(score_kwargs, dict):
+            raise TypeError(f"score_kwargs must be a dict or None, got {type(score_kwargs).__name__}")
+        recorders = _check_recorders(recorders)
+
+        # problem
         if isinstance(problem, str):
-            try:
-                problem_obj = get_problem(problem, t0=t0)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"t0 = {t0:g}: cannot start problem {problem_name!r} there ({exc})") from exc
+            check_choice(problem, "problem", PROBLEMS)
+            problem_obj = get_problem(problem)
+        elif isinstance(problem, Problem):
+            problem_obj = problem
         else:
-            raise ValueError(f"t0 = {t0:g} differs from problem.t0 = {problem_obj.t0:g}; pass x0 (particles at "
-                             f"t0) or a problem built with t0={t0:g}")
-    if isinstance(record_every, bool) or not isinstance(record_every, Real):
-        raise TypeError(f"record_every must be an int (steps) or a float (time interval), "
-                        f"got {type(record_every).__name__}")
-    if isinstance(record_every, Integral):
-        record_every = check_int(record_every, "record_every", lo=1)
-    else:
-        record_every = check_positive(record_every, "record_every")
-    if snapshot_times is None:
-        snapshot_times = ()
-    if isinstance(snapshot_times, (str, bytes)) or not hasattr(snapshot_times, "__iter__"):
-        raise TypeError(f"snapshot_times must be a sequence of times, got {type(snapshot_times).__name__}")
-    snaps = []
-    for i, tau in enumerate(snapshot_times):
-        tau = check_real(tau, f"snapshot_times[{i}]")
-        if tau < t0 - 1e-9 * dt or tau > t_end + 1e-9 * dt:
-            raise ValueError(f"snapshot_times[{i}] must lie in [t0, t_end] = [{t0:g}, {t_end:g}], got {tau:g}")
-        snaps.append(min(max(tau, t0), t_end))
+            raise TypeError(f"problem must be a problem name (str) or a Problem, got {type(problem).__name__}")
+        _check_problem(problem_obj)
+        d = problem_obj.d
+        if backend == "moments" and problem_obj.gamma != 0.0:
+            raise ValueError(f"backend='moments' needs gamma = 0 (Maxwell molecules); problem "
+                             f"{problem_obj.name!r} has gamma = {problem_obj.gamma}")
 
-    # initial particles
-    if x0 is not None:
-        x0 = check_particles(x0, "x0", finite=False)
-        if tuple(x0.shape) != (n, d):
-            raise ValueError(f"x0 must have shape (n, d) = ({n}, {d}), got {tuple(x0.shape)}")
-        if x0.dtype != dtype:
-            raise TypeError(f"x0 must have dtype {dtype} (the dtype argument), got {x0.dtype}")
-        if not bool(torch.isfinite(x0).all()):
-            raise ValueError(f"x0 must be finite; it holds {int((~torch.isfinite(x0)).sum())} NaN/inf entries")
-
-    # score
-    if isinstance(score, str):
-        check_choice(score, "score", _score_names())
-        kw = dict(score_kwargs or {})
-        if score in ("sbtm", "neural"):
-            kw.setdefault("seed", seed)
-        score_obj = make_score(score, problem=problem_obj, **kw)
-        score_name = score
-    elif callable(getattr(score, "update", None)) and callable(getattr(score, "initialize", None)):
-        if score_kwargs:
-            raise ValueError("score_kwargs is only used with a score name; configure the ScoreMethod instance instead")
-        score_obj = score
-        score_name = str(getattr(score, "name", type(score).__name__))
-    else:
-        raise TypeError(f"score must be a score name {_score_names()} or a ScoreMethod, got {type(score).__name__}")
-
-    if score_name == "exact" or type(score_obj).__name__ == "ExactScore":
-        score_problem = getattr(score_obj, "problem", problem_obj)
-        if not _exact_score(score_problem):
-            raise ValueError(f"score='exact' needs a problem whose score is known at every time; problem "
-                             f"{problem_name!r} knows it only at t0 (exact_in_time is False): use 'blob' or 'sbtm'")
-
-    points = _build_points(t0, t_end, dt, record_every, snaps)
-    return _Setup(problem=problem_obj, problem_name=problem_name, score=score_obj, score_name=score_name, n=n,
-                  dt=dt, t0=t0, t_end=t_end, method=method, seed=seed, device=device, dtype=dtype,
-                  record_every=record_every, snapshot_times=tuple(snaps), backend=backend, progress=progress,
-                  x0=x0, callback=callback, points=points)
-
-
-# ----------------------------------------------------------------------------------------------
-# simulate: the loop
-# ----------------------------------------------------------------------------------------------
-
-def _finite(t: torch.Tensor) -> bool:
-    return bool(torch.isfinite(t).all())
-
-
-def _exact_score(problem: Any) -> bool:
-    return bool(getattr(problem, "exact_in_time", False))
-
-
-def _fisher_error(s: torch.Tensor, s_ex: torch.Tensor | None) -> float | None:
-    """Relative Fisher error against the exact score, ``None`` where undefined."""
-    from .diagnostics import relative_fisher_error
-
-    if s_ex is None or not _finite(s_ex) or not bool((s_ex * s_ex).sum() > 0):
-        return None
-    return float(relative_fisher_error(s, s_ex))
-
-
-def _execute(st: _Setup) -> Run:
-    """Run a validated simulation (see :func:`simulate`)."""
-    from tqdm.auto import tqdm
-
-    from .diagnostics import entropy_production_rate, moments
-
-    problem, score = st.problem, st.score
-    d, gamma, C = int(problem.d), float(problem.gamma), float(problem.C)
-    run = Run(problem=st.problem_name, score=st.score_name, n=st.n, dt=st.dt, t0=st.t0, t_end=st.t_end,
-              method=st.method, seed=st.seed, dtype=str(st.dtype).replace("torch.", ""), device=str(st.device),
-              gamma=gamma, C=C, d=d, record_every=st.record_every, backend=st.backend)
-    has_exact = _exact_score(problem)
-    start = time.perf_counter()
-    gen = torch.Generator().manual_seed(st.seed)
-    if st.x0 is None:
-        x = problem.sample(st.n, generator=gen, dtype=st.dtype, device=st.device)
-    else:
-        x = st.x0.to(device=st.device).clone()
-    score.initialize(x, st.t0, problem)
-
-    def fail(quantity: str, k: int, t: float, x_keep: torch.Tensor) -> NonFiniteError:
-        run.status = f"stopped: non-finite {quantity} at step {k}, t={t:.6g}"
-        run.x_final = x_keep.detach().cpu().clone()
-        run.wall_time = time.perf_counter() - start
-        return NonFiniteError(f"non-finite {quantity} at step {k}, t={t:.6g} (problem {run.problem!r}, "
-                              f"score {run.score!r}, dt={run.dt:g}); the partial run is attached as .run "
-                              f"({k} steps completed)", run, step=k, t=t, quantity=quantity)
-
-    vel = VelocityField(d, gamma, C, backend=st.backend)
-
-    points = st.points
-    bar = tqdm(total=len(points) - 1, disable=not st.progress, desc=f"{run.problem}/{run.score}", unit="step")
-    k, t = 0, st.t0
-    try:
-        for k, (t, record, snaps) in enumerate(points):
-            last = k == len(points) - 1
-            s = score.update(x, t)
-            if not _finite(s):
-                raise fail("score", k, t, x)
-            U = vel(x, s)
-            if not _finite(U):
-                raise fail("velocity", k, t, x)
-            loss = _to_plain(getattr(score, "last_loss", None))
-            wloss, s_ex = None, None
-            if has_exact:
-                s_ex = problem.score(x, t)
-                wloss = pair_weighted_loss(x, s - s_ex, gamma=gamma, C=C, backend=st.backend) \
-                    if _finite(s_ex) else math.nan
-            run.step_t.append(float(t))
-            run.step_weighted_loss.append(wloss)
-            run.step_score_loss.append(loss)
-            if record:
-                m = moments(x)
-                diag = run.diagnostics
-                run.times.append(float(t))
-                for key in ("mean", "cov", "energy", "m4"):
-                    diag[key].append(_to_plain(m[key]))
-                diag["entropy_rate"].append(float(entropy_production_rate(s, U)))
-                diag["score_loss"].append(loss)
-                diag["fisher_error"].append(_fisher_error(s, s_ex))
-                diag["weighted_score_error"].append(wloss)
-                diag["wall"].append(time.perf_counter() - start)
-                ref = problem.reference(t) if hasattr(problem, "reference") else None
-                n_rec = len(run.times)
-                for key in ("mean", "cov", "energy", "m4"):
-                    if ref is not None and ref.get(key) is not None and (run.reference is None
-                                                                         or key not in run.reference):
-                        run.reference = {} if run.reference is None else run.reference
-                        run.reference[key] = [None] * (n_rec - 1)     # unknown at the earlier times
-                    if run.reference is not None and key in run.reference:
-                        run.reference[key].append(None if ref is None else _to_plain(ref.get(key)))
-            for tau in snaps:
-                run.snapshots[tau] = x.detach().cpu().clone()
-            if st.callback is not None and st.callback(k, t, x, s, U):
-                run.status = f"stopped by callback at step {k}, t={t:.6g}"
-                break
-            if last:
-                run.status = "completed"
-                break
-            h = points[k + 1][0] - t
-            if st.method == "euler":
-                x_new = x + h * U
+        # times
+        t0 = float(problem_obj.t0) if t0 is None else check_real(t0, "t0")
+        t_end = check_real(t_end, "t_end")
+        if not t_end > t0:
+            raise ValueError(f"t_end must be > t0 (={t0:g}), got t_end = {t_end:g}")
+        if x0 is None and t0 != float(problem_obj.t0):
+            if isinstance(problem, str):
+                try:
+                    problem_obj = get_problem(problem, t0=t0)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"t0 = {t0:g}: cannot start problem {problem_obj.name!r} there ({exc})") \
+                        from exc
             else:
-                x_pred = x + h * U
-                s2 = score.update(x_pred, t + h)
-                if not _finite(s2):
-                    raise fail("score (Heun corrector)", k, t, x)
-                U2 = vel(x_pred, s2)
-                if not _finite(U2):
-                    raise fail("velocity (Heun corrector)", k, t, x)
-                x_new = x + (0.5 * h) * (U + U2)
-            if not _finite(x_new):
-                raise fail("particles", k, t, x)
-            x = x_new
-            run.steps = k + 1
-            bar.update(1)
-    except KeyboardInterrupt:
-        run.status = f"interrupted at step {k}, t={t:.6g}"
-    except NonFiniteError:
-        raise
-    except Exception as exc:
-        # any other failure (e.g. inside a score method): keep what was computed, attached to the exception
-        run.status = f"failed: {type(exc).__name__} at step {k}, t={t:.6g}"
-        run.x_final = x.detach().cpu().clone()
-        run.wall_time = time.perf_counter() - start
+                raise ValueError(f"t0 = {t0:g} differs from problem.t0 = {problem_obj.t0:g}; pass x0 (particles "
+                                 f"at t0) or a problem built with t0={t0:g}")
+        record_every = _check_record_every(record_every)
+        if snapshot_times is None:
+            snapshot_times = ()
+        if isinstance(snapshot_times, (str, bytes)) or not isinstance(snapshot_times, Sequence):
+            raise TypeError(f"snapshot_times must be a sequence of times, got {type(snapshot_times).__name__}")
+        snaps = []
+        for i, tau in enumerate(snapshot_times):
+            tau = check_real(tau, f"snapshot_times[{i}]")
+            if tau < t0 - 1e-9 * dt or tau > t_end + 1e-9 * dt:
+                raise ValueError(f"snapshot_times[{i}] must lie in [t0, t_end] = [{t0:g}, {t_end:g}], got {tau:g}")
+            snaps.append(min(max(tau, t0), t_end))
+
+        # initial particles
+        if x0 is not None:
+            x0 = check_particles(x0, "x0", finite=False)
+            if tuple(x0.shape) != (n, d):
+                raise ValueError(f"x0 must have shape (n, d) = ({n}, {d}), got {tuple(x0.shape)}")
+            if x0.dtype != dtype:
+                raise TypeError(f"x0 must have dtype {dtype} (the dtype argument), got {x0.dtype}")
+            if not bool(torch.isfinite(x0).all()):
+                raise ValueError(f"x0 must be finite; it holds {int((~torch.isfinite(x0)).sum())} NaN/inf entries")
+
+        # score
+        if isinstance(score, str):
+            check_choice(score, "score", SCORE_METHODS)
+            kw = dict(score_kwargs or {})
+            label = "score_kwargs" if kw else "score"
+            if score in ("sbtm", "neural"):
+                kw.setdefault("seed", seed)
+            try:
+                score_obj = make_score(score, problem=problem_obj, **kw)
+            except TypeError as exc:
+                raise TypeError(f"{label}: {exc}") from exc
+            except (ValueError, RuntimeError) as exc:      # RuntimeError: torch.device("nope")
+                raise ValueError(f"{label}: {exc}") from exc
+            score_name = score
+        elif isinstance(score, ScoreMethod):
+            if score_kwargs:
+                raise ValueError("score_kwargs is only used with a score name; configure the ScoreMethod "
+                                 "instance instead")
+            score_obj, score_name, label = score, str(score.name), "score"
+        else:
+            raise TypeError(f"score must be a score name {SCORE_METHODS} or a ScoreMethod, got "
+                            f"{type(score).__name__}")
+        _check_score_fits(score_obj, problem_obj, dtype, device, label)
+
+        grid = TimeGrid(t0, t_end, dt, record_every, snaps)
+        return cls(problem=problem_obj, score=score_obj, score_name=score_name, n=n, dt=dt, t0=t0, t_end=t_end,
+                   integrator=integrator, seed=seed, device=device, dtype=dtype, record_every=record_every,
+                   snapshot_times=tuple(snaps), backend=backend, progress=progress, x0=x0, callback=callback,
+                   recorders=recorders, grid=grid)
+
+    @property
+    def method(self) -> str:
+        """The integrator's name."""
+        return self.integrator.name
+
+    def new_run(self) -> Run:
+        """An empty :class:`Run` with this simulation's parameters and the recorders' diagnostic keys."""
+        p = self.problem
+        keys = [k for r in self.recorders if r.section == "diagnostics" for k in r.keys]
+        return Run(problem=str(p.name), score=self.score_name, n=self.n, dt=self.dt, t0=self.t0, t_end=self.t_end,
+                   method=self.method, seed=self.seed, dtype=str(self.dtype).replace("torch.", ""),
+                   device=str(self.device), gamma=float(p.gamma), C=float(p.C), d=int(p.d),
+                   record_every=self.record_every, backend=self.backend, diagnostics={k: [] for k in keys})
+
+    # -- compute -----------------------------------------------------------------------------
+    def initial_particles(self) -> torch.Tensor:
+        """``x0`` on the run's device, or ``n`` samples of the problem (seeded), checked once."""
+        if self.x0 is not None:
+            return self.x0.to(device=self.device).clone()
+        gen = torch.Generator().manual_seed(self.seed)
+        x = self.problem.sample(self.n, generator=gen, dtype=self.dtype, device=self.device)
+        want = f"a ({self.n}, {self.problem.d}) {self.dtype} tensor on {self.device}"
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"problem.sample returned {type(x).__name__}; expected {want}")
+        if tuple(x.shape) != (self.n, self.problem.d) or x.dtype != self.dtype or \
+                not _same_device(x.device, self.device):
+            raise ValueError(f"problem.sample returned a {tuple(x.shape)} {x.dtype} tensor on {x.device}; "
+                             f"expected {want}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"problem.sample returned {int((~torch.isfinite(x)).sum())} NaN/inf entries")
+        return x
+
+    def run(self) -> Run:
+        """Run the simulation and return the :class:`Run` (see :func:`simulate` for what is raised)."""
+        from tqdm.auto import tqdm
+
+        run = self.new_run()
+        problem, score, callback = self.problem, self.score, self.callback
+        gamma, C = float(problem.gamma), float(problem.C)
+        guard = FiniteGuard(self.device)
+        drift = Drift(score, gamma=gamma, C=C, backend=self.backend, guard=guard)
+        checked_inputs = score.check_inputs
+        score.check_inputs = False           # the guard checks on the device; update() need not read back
+        diag_recorders = [r for r in self.recorders if r.section == "diagnostics"]
+        ref_recorders = [r for r in self.recorders if r.section == "reference"]
+        start = time.perf_counter()
+        pending: list[_Entry] = []             # per-step entries since the last synchronisation
+        last_synced = (0, self.t0)             # (k, t) of the last synchronised point
+        x: torch.Tensor | None = None
+        k, t, phase = 0, self.t0, "setup"
+
+        def flush(upto: int | None = None) -> None:
+            """Append the pending per-step entries (those with k < upto) to the run."""
+            done = len(run.step_t)
+            for e in pending:
+                if e.k >= done and (upto is None or e.k < upto):
+                    run.append_step(e.t, *e.plain())
+            pending[:] = [e for e in pending if upto is not None and e.k >= upto]
+
+        def check_finite() -> None:
+            """Read the device flag; on a failure keep what precedes it and raise NonFiniteError."""
+            failure = guard.first_failure()
+            if failure is None:
+                return
+            k_fail, quantity = failure
+            flush(upto=k_fail if quantity in _BEFORE_RECORD else k_fail + 1)
+            times = dict([last_synced] + [(e.k, e.t) for e in pending])
+            t_fail = times.get(k_fail, t)
+            run.steps = k_fail
+            run.status = f"stopped: non-finite {quantity} at step {k_fail}, t={t_fail:.6g}"
+            run.x_final = x.detach().cpu().clone()
+            run.wall_time = time.perf_counter() - start
+            raise NonFiniteError(f"non-finite {quantity} at step {k_fail}, t={t_fail:.6g} (problem "
+                                 f"{run.problem!r}, score {run.score!r}, dt={run.dt:g}); the partial run is "
+                                 f"attached as .run ({k_fail} steps completed)", run, step=k_fail, t=t_fail,
+                                 quantity=quantity)
+
+        bar = tqdm(total=self.grid.steps, disable=not self.progress, desc=f"{run.problem}/{run.score}",
+                   unit="step")
         try:
-            exc.run = run  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - exceptions without a __dict__
-            pass
-        raise
-    finally:
-        bar.close()
-    run.x_final = x.detach().cpu().clone()
-    run.wall_time = time.perf_counter() - start
-    return run
+            x = self.initial_particles()
+            phase = "fit"
+            score.initialize(x, self.t0, problem)
+            phase = "loop"
+            for point in self.grid:
+                k, t = point.index, point.t
+                guard.at_step(k)
+                s, U = drift(x, t)
+                entry = self._step_entry(k, t, x, s, drift)
+                if pending:
+                    pending[-1].exact_score = None     # only the current point's exact score is kept
+                pending.append(entry)
+                last = point.t_next is None
+                if point.record or point.snapshots or last or callback is not None or len(pending) >= _MAX_PENDING:
+                    check_finite()
+                    flush()
+                    last_synced = (k, t)
+                    if point.record:
+                        self._record(run, diag_recorders, ref_recorders, entry, x, s, U, start)
+                    for tau in point.snapshots:
+                        run.snapshots[tau] = x.detach().cpu().clone()
+                    if callback is not None and callback(k, t, x, s, U):
+                        run.status = f"stopped by callback at step {k}, t={t:.6g}"
+                        break
+                if last:
+                    run.status = "completed"
+                    break
+                x_new, _ = self.integrator.step(x, t, point.t_next - t, s, U, drift)
+                x_new = guard.check(x_new, "particles", sanitize=False)
+                x = torch.where(guard.ok, x_new, x)      # frozen at the last finite state after a failure
+                run.steps = k + 1
+                bar.update(1)
+        except KeyboardInterrupt:
+            run.truncate()                             # drop a record or step entry appended only in part
+            if x is not None:
+                check_finite()
+            flush()
+            where = {"setup": "before the first step", "fit": "during the score's initial fit"}.get(
+                phase, f"at step {k}, t={t:.6g}")
+            run.status = f"interrupted {where}"
+        except NonFiniteError:
+            raise
+        except Exception as exc:
+            # a non-finite value earlier in the run is the first cause: report it (this exception follows)
+            run.truncate()
+            if x is not None:
+                try:
+                    check_finite()
+                except NonFiniteError as err:
+                    raise err from exc
+                flush()
+            where = {"setup": "before the first step", "fit": "during the score's initial fit"}.get(
+                phase, f"at step {k}, t={t:.6g}")
+            run.status = f"failed: {type(exc).__name__} {where}"
+            run.x_final = None if x is None else x.detach().cpu().clone()
+            run.wall_time = time.perf_counter() - start
+            try:
+                exc.run = run  # type: ignore[attr-defined]
+            except AttributeError:  # pragma: no cover - exceptions without a __dict__
+                pass
+            raise
+        finally:
+            bar.close()
+            score.check_inputs = checked_inputs
+        run.x_final = None if x is None else x.detach().cpu().clone()
+        run.wall_time = time.perf_counter() - start
+        return run
+
+    def _step_entry(self, k: int, t: float, x: torch.Tensor, s: torch.Tensor, drift: Drift) -> _Entry:
+        """Per-step values: the score method's loss and, with an exact score, the weighted pair loss."""
+        if not self.problem.exact_in_time:
+            return _Entry(k, t, None, None, self.score.last_loss, None)
+        s_ex = self.problem.score(x, t, check=False)
+        delta = torch.nan_to_num(s - s_ex, nan=0.0, posinf=0.0, neginf=0.0)   # NaN where s_ex is not finite
+        wloss = drift.field(x.shape[1]).pair_loss(x, delta)            # a 0-dim tensor: no host read
+        return _Entry(k, t, wloss, all_finite(s_ex), self.score.last_loss, s_ex)
+
+    def _record(self, run: Run, diag_recorders: list[Recorder], ref_recorders: list[Recorder], entry: _Entry,
+                x: torch.Tensor, s: torch.Tensor, U: torch.Tensor, start: float) -> None:
+        """Ask every recorder, then append the record whole."""
+        wl, sl = entry.plain()
+        state = RecordState(step=entry.k, t=entry.t, x=x, s=s, U=U, problem=self.problem, score=self.score,
+                            score_loss=sl, exact_score=entry.exact_score, weighted_loss=wl,
+                            wall=time.perf_counter() - start)
+        values: dict[str, Any] = {}
+        reference: dict[str, Any] | None = None
+        for rec in diag_recorders + ref_recorders:
+            out = rec.record(state)
+            if not isinstance(out, dict) or set(out) != set(rec.keys):
+                raise ValueError(f"{type(rec).__name__}.record must return a dict with the keys {list(rec.keys)}, "
+                                 f"got {sorted(out) if isinstance(out, dict) else type(out).__name__}")
+            if rec.section == "reference":
+                reference = out
+            else:
+                values.update(out)
+        run.append_record(entry.t, values, reference)
 
 
-def simulate(problem: "Problem | str", score: "ScoreMethod | str" = "exact", *, n: int, dt: float, t_end: float,
+def simulate(problem: Problem | str, score: ScoreMethod | str = "exact", *, n: int, dt: float, t_end: float,
              t0: float | None = None, method: str = "euler", seed: int = 0, device: str | torch.device = "auto",
              dtype: torch.dtype | str = torch.float64, record_every: int | float = 1,
              snapshot_times: Sequence[float] = (), backend: str = "auto", progress: bool = True,
              x0: torch.Tensor | None = None, score_kwargs: dict | None = None,
-             callback: Callable | None = None) -> Run:
+             callback: Callable | None = None, recorders: Sequence[Recorder] | None = None) -> Run:
     r"""Simulate the particle Landau equation :math:`\dot X_i = U_i[s]` from ``t0`` to ``t_end``.
 
-    Each step (forward Euler; Heun analogously, see :func:`heun_step`):
+    Each step (forward Euler; Heun analogously, see :class:`~landau_lite.integrators.Heun`):
 
     .. math::
 
@@ -412,20 +653,23 @@ def simulate(problem: "Problem | str", score: "ScoreMethod | str" = "exact", *, 
         U^k_i = -\frac{C}{N}\sum_j A(X^k_i - X^k_j)(s^k_i - s^k_j),\qquad
         X^{k+1} = X^k + \Delta t\,U^k .
 
+    Same as ``Simulation.build(...).run()`` (see :class:`Simulation`).
+
     Args:
         problem: a problem name (see :func:`landau_lite.problems.get_problem`) or a ``Problem``; it gives
             ``d``, ``gamma``, the collision constant ``C``, the initial law and (where known) exact references.
-        score: ``'exact'``, ``'blob'``, ``'sbtm'`` or a ``ScoreMethod`` instance.
+        score: ``'exact'``, ``'blob'``, ``'sbtm'`` (``'neural'``) or a ``ScoreMethod`` instance.
         n: number of particles, ``>= 2``.
         dt: time step, finite and ``> 0``. The grid is ``t0 + k dt``; the last step is shortened to end at
-            ``t_end``, and a step across a snapshot time is split there.
+            ``t_end``, and a step across a snapshot time is split there (:class:`TimeGrid`, generated lazily).
         t_end: final time, ``> t0``.
         t0: start time (default ``problem.t0``).
         method: ``'euler'`` or ``'heun'`` (Heun trains a neural score twice per step).
-        seed: non-negative int; seeds the ``torch.Generator`` that samples the initial particles, and is
-            passed as ``seed=`` to a neural score built by name (network initialisation, noise, minibatches)
-            unless ``score_kwargs`` sets it. A ``ScoreMethod`` instance keeps its own seed.
-        device: ``'auto'`` (CUDA if available), ``'cpu'``, ``'cuda'``, or a ``torch.device``.
+        seed: integer in ``[0, 2**63 - 1]``; seeds the ``torch.Generator`` that samples the initial particles,
+            and is passed as ``seed=`` to a neural score built by name (network initialisation, noise,
+            minibatches) unless ``score_kwargs`` sets it. A ``ScoreMethod`` instance keeps its own seed.
+        device: ``'auto'`` (CUDA if available), ``'cpu'``, ``'cuda'``, ``'cuda:K'``, or a ``torch.device`` of
+            one of these types.
         dtype: ``torch.float64`` (default) or ``torch.float32`` (or their names).
         record_every: an ``int`` K records diagnostics every K steps; a ``float`` τ records at the first
             grid time at or after every multiple of τ. ``t0`` and the final time are always recorded.
@@ -433,33 +677,40 @@ def simulate(problem: "Problem | str", score: "ScoreMethod | str" = "exact", *, 
         backend: velocity backend (``'auto'``, ``'compiled'``, ``'chunked'``, ``'moments'``).
         progress: show a ``tqdm`` progress bar.
         x0: optional initial particles ``(n, d)`` with dtype ``dtype`` (moved to ``device``).
-        score_kwargs: keyword arguments for :func:`landau_lite.scores.make_score` (only with a score name).
-        callback: optional ``callback(k, t, x, s, U)`` called at every grid point; returning ``True``
-            stops the run (status ``'stopped by callback ...'``).
+        score_kwargs: keyword arguments for :func:`landau_lite.scores.make_score` (only with a score name);
+            an invalid option raises an error whose message starts with ``'score_kwargs: '``.
+        callback: optional ``callback(k, t, x, s, U)`` called at every grid point with finite values;
+            returning ``True`` stops the run (status ``'stopped by callback ...'``). With a callback the
+            device's non-finite flag is read at every grid point.
+        recorders: the :class:`~landau_lite.recorders.Recorder` objects that fill the run at recorded times
+            (default :func:`~landau_lite.recorders.default_recorders`).
 
     Returns:
         a :class:`Run`. Every argument is validated before any compute (``ValueError``/``TypeError``
-        naming the argument).
+        naming the argument); the particles that ``problem.sample`` returns are checked once (shape
+        ``(n, d)``, dtype, device, finite values) before the first step.
 
     Raises:
         NonFiniteError: the score, the velocity or the particles became NaN/inf. The message names the
-            step, the time and the quantity; ``err.run`` is the partial :class:`Run`.
+            step, the time and the quantity; ``err.run`` is the partial :class:`Run` (the last finite particles
+            in ``x_final``).
 
-    A ``KeyboardInterrupt`` (Ctrl-C, or the notebook's stop button) does not lose the work: the partial run
-    is returned with status ``'interrupted at step k, t=...'``. Any other exception raised during the
-    time loop (e.g. by a score method) is re-raised with the partial run attached as ``exc.run``.
+    A ``KeyboardInterrupt`` (Ctrl-C, the notebook's stop button, or a handler that raises it on SIGTERM) does
+    not lose the work, also during the score's initial fit: the partial run is returned with status
+    ``'interrupted ...'``. Any other exception raised after the validation (e.g. by a score method) is
+    re-raised with the partial run attached as ``exc.run`` (status ``'failed: ...'``). Records are appended
+    whole: the lists of a returned run always have consistent lengths.
 
     Cost: one score update and one velocity evaluation per step (two of each for Heun). When the problem
-    has an exact score (``problem.exact_in_time``) and the score method is not the exact one, the weighted
-    loss :math:`\hat{\mathcal L}_t` costs one more velocity evaluation per step (O(N) for
-    :math:`\gamma = 0`, O(N²) otherwise).
+    has an exact score (``problem.exact_in_time``) the weighted loss :math:`\hat{\mathcal L}_t` costs one more
+    velocity evaluation per step (O(N) for :math:`\gamma = 0`, O(N²) otherwise).
 
     Example:
         >>> run = simulate("bkw3", "exact", n=500, dt=0.05, t_end=6.5, progress=False)
         >>> run.status, len(run.times)
         ('completed', 11)
     """
-    st = _prepare(problem, score, n=n, dt=dt, t_end=t_end, t0=t0, method=method, seed=seed, device=device,
-                  dtype=dtype, record_every=record_every, snapshot_times=snapshot_times, backend=backend,
-                  progress=progress, x0=x0, score_kwargs=score_kwargs, callback=callback)
-    return _execute(st)
+    return Simulation.build(problem, score, n=n, dt=dt, t_end=t_end, t0=t0, method=method, seed=seed,
+                            device=device, dtype=dtype, record_every=record_every, snapshot_times=snapshot_times,
+                            backend=backend, progress=progress, x0=x0, score_kwargs=score_kwargs,
+                            callback=callback, recorders=recorders).run()

@@ -435,7 +435,7 @@ def test_bad_arguments_raise_before_compute(monkeypatch, bad, exc, match):
     def no_compute(*a, **k):
         raise AssertionError("compute started")
 
-    monkeypatch.setattr(solver, "_execute", no_compute)
+    monkeypatch.setattr(solver.Simulation, "run", no_compute)
     kw = dict(problem="bkw3", score="exact", n=10, dt=0.01, t_end=6.1, progress=False)
     kw.update(bad)
     problem, score = kw.pop("problem"), kw.pop("score")
@@ -451,7 +451,7 @@ def test_unknown_problem_lists_names():
 
 
 def test_instance_score_with_kwargs_and_problem_t0_mismatch(monkeypatch):
-    monkeypatch.setattr(solver, "_execute", lambda *a, **k: pytest.fail("compute started"))
+    monkeypatch.setattr(solver.Simulation, "run", lambda *a, **k: pytest.fail("compute started"))
     p = get_problem("bkw3")
     with pytest.raises(ValueError, match="score_kwargs"):
         simulate(p, _BadScore(0, 0.0), n=10, dt=0.1, t_end=6.5, score_kwargs={"a": 1})

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_real
+from ..problems import Problem
 from .base import ScoreMethod, _check_problem, _check_state, _problem_dim
 
 __all__ = ["ExactScore"]
@@ -52,6 +53,8 @@ class ExactScore(ScoreMethod):
         r"""Return :math:`\nabla\log f(x,t)` from the problem, shape ``(N, d)``."""
         _check_state(x, "x", self.d, finite=self.check_inputs)
         self.t = check_real(t, "t")
+        if isinstance(self.problem, Problem):
+            return self.problem.score(x, self.t, check=self.check_inputs)
         return self.problem.score(x, self.t)
 
     def __call__(self, v: Tensor) -> Tensor:
