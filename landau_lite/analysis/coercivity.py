@@ -167,7 +167,7 @@ def coercivity_constant_radial(profile: Callable[[torch.Tensor], torch.Tensor], 
     n_r = check_int(n_r, "n_r", lo=2)
     r = torch.sinh(torch.linspace(0.0, math.asinh(r_far), n_r, dtype=dtype, device=device))
     lam_par, _ = radial_collision_eigenvalues(r, profile, C=C, r_max=r_max)
-    vals = lam_par * (1.0 + r * r) ** 1.5
+    vals = lam_par * japanese_bracket(r, 3.0)
     k = int(torch.argmin(vals))
     # far field: (2/3) C int g |w|^2 = (2/3) C int_0^rmax 4 pi rho^4 phi
     t, w = gauss_legendre_rule(0.0, r_max, panels=24, order=12, dtype=dtype, device=device)
@@ -434,7 +434,7 @@ def coercivity_constant_maxwellian(T: float, *, d: int = 3, C: float = 1.0) -> f
 
     def h(r: torch.Tensor) -> torch.Tensor:
         lp, lq = maxwellian_lambdas(r, T, d=d, C=C)
-        return torch.minimum(lp, lq) * (1.0 + r * r) ** 1.5
+        return torch.minimum(lp, lq) * japanese_bracket(r, 3.0)
 
     r_max = 1e4 * max(1.0, math.sqrt(T))
     grid = torch.sinh(torch.linspace(0.0, math.asinh(r_max), 40_001, dtype=torch.float64))
@@ -487,7 +487,7 @@ def coercivity_constant_shells(g: torch.Tensor, grid: RadialGrid, *, gamma: floa
         return tail
     lp, lq, _ = radial_collision_coefficients(g, grid, gamma=gamma, C=C, at="centres")
     c = grid.centres(dtype=g.dtype, device=g.device)
-    inner = (torch.minimum(lp, lq) * (1.0 + c * c) ** 1.5).min()
+    inner = (torch.minimum(lp, lq) * japanese_bracket(c, 3.0)).min()
     return torch.minimum(inner, tail)
 
 
@@ -515,4 +515,4 @@ def coercivity_constant_on_grid(a: torch.Tensor, points: torch.Tensor, *, gamma:
     check_same_device_dtype(a, points, "a", "points")
     gamma = check_real(gamma, "gamma")
     lam = torch.linalg.eigvalsh(a)[:, 0]
-    return (lam * japanese_bracket(points).pow(-gamma)).min()
+    return (lam * japanese_bracket(points, -gamma)).min()
