@@ -1,8 +1,9 @@
-r"""Closed forms that serve as exact checks (math.md §3).
+r"""Closed forms of the collision matrix and drift that serve as exact checks.
 
 Two families are covered.
 
-**Maxwellians with** :math:`\gamma=-3` (Coulomb in 3-D, the [3]/[6] "Coulomb" tests in 2-D). For
+**Maxwellians with** :math:`\gamma=-3` (Coulomb in 3-D; in 2-D the "Coulomb" test kernel of Carrillo, Hu, Wang
+and Wu (2020)). For
 :math:`M_T = (2\pi T)^{-d/2}e^{-|v-u|^2/2T}` the collision matrix is radial,
 
 .. math::
@@ -18,6 +19,7 @@ and the drift is :math:`\bar b[M_T](v) = -\lambda_\parallel(r)\,y/T`, so that
 covariance :math:`\Sigma`, and the second (and fourth) moments obey closed linear ODEs.
 
 Every formula carries the collision constant :math:`C` of :math:`A_C(z) = C|z|^\gamma(|z|^2I - z\otimes z)`.
+The coercivity constants built on these eigenvalues live in :mod:`landau_lite.analysis.coercivity`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ __all__ = [
     "maxwell_molecules_drift",
     "maxwell_covariance",
     "maxwell_fourth_moment",
-    "coercivity_constant_maxwellian",
 ]
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -156,15 +157,15 @@ def _chandrasekhar_over_x(x: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
 def maxwellian_lambdas(r: torch.Tensor, T: float, *, d: int = 3, C: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Eigenvalues :math:`(\lambda_\parallel, \lambda_\perp)` of :math:`\bar a[M_T]` at distance :math:`r=|v-u|`, :math:`\gamma=-3`.
 
-    3-D (math.md §3.1, [derived and verified]), with :math:`x = r/\sqrt{2T}` and the Chandrasekhar function
-    :math:`G(x) = \frac{\operatorname{erf}(x) - x\operatorname{erf}'(x)}{2x^2}`:
+    3-D (from the Rosenbluth potentials of a Maxwellian; see Villani (2002)), with :math:`x = r/\sqrt{2T}` and the
+    Chandrasekhar function :math:`G(x) = \frac{\operatorname{erf}(x) - x\operatorname{erf}'(x)}{2x^2}`:
 
     .. math::
 
         \lambda_\parallel = C\,\frac{2G(x)}{r},\qquad \lambda_\perp = C\,\frac{\operatorname{erf}(x) - G(x)}{r},
         \qquad \lambda_\parallel(0)=\lambda_\perp(0) = \tfrac23 C\sqrt{\tfrac{2}{\pi T}} .
 
-    2-D (math.md §3.2), with :math:`y = r^2/(4T)` and the modified Bessel functions :math:`I_0, I_1`:
+    2-D, with :math:`y = r^2/(4T)` and the modified Bessel functions :math:`I_0, I_1`:
 
     .. math::
 
@@ -268,7 +269,7 @@ def maxwellian_drift(v: torch.Tensor, T: float, *, C: float = 1.0, mean: object 
     r"""Drift :math:`\bar b[M_T](v) = ((\nabla\cdot A_C) * M_T)(v) = -\lambda_\parallel(r)\,(v-u)/T`, :math:`\gamma=-3`, :math:`d\in\{2,3\}`.
 
     This is the identity :math:`\bar b = \bar a\,\nabla\log M_T` evaluated with :math:`\bar a(v)(v-u) = \lambda_\parallel (v-u)`,
-    i.e. :math:`U[M_T]=0` (math.md §3.1–3.2). In 3-D it equals :math:`2C\nabla h` with the Rosenbluth potential
+    i.e. :math:`U[M_T]=0`. In 3-D it equals :math:`2C\nabla h` with the Rosenbluth potential
     :math:`h=\operatorname{erf}(x)/r`.
 
     Example:
@@ -279,45 +280,6 @@ def maxwellian_drift(v: torch.Tensor, T: float, *, C: float = 1.0, mean: object 
     y, _, lam_par, _, _ = _maxwellian_eigs_at(v, T, C, mean, None)
     T = float(T)
     return -(lam_par / T)[:, None] * y
-
-
-def coercivity_constant_maxwellian(T: float, *, d: int = 3, C: float = 1.0) -> float:
-    r"""Sharp coercivity constant :math:`c_T = \inf_v \lambda_{\min}\big(\bar a[M_T](v)\big)\,\langle v\rangle^{3}` (:math:`\gamma=-3`).
-
-    :math:`\langle v\rangle = (1+|v|^2)^{1/2}`. The infimum is over :math:`r=|v|\in[0,\infty)`; as
-    :math:`r\to\infty`, :math:`\lambda_\parallel\langle v\rangle^3\to (d-1)CT`, which is included as a candidate.
-    Computed numerically: a dense grid in :math:`r` (uniform in :math:`\operatorname{arsinh} r`, up to
-    :math:`r = 10^4\max(1,\sqrt T)`) followed by a golden-section refinement around the best grid point, in float64.
-    math.md §3.4 observes :math:`c_T = \min\{\lambda(0), (d-1)CT\}`.
-
-    Example:
-        >>> round(coercivity_constant_maxwellian(1.0), 4)     # = (2/3) sqrt(2/pi), attained at v = 0
-        0.5319
-    """
-    T = check_positive(T, "T")
-    d = check_int(d, "d", lo=2, hi=3)
-    C = check_positive(C, "C")
-
-    def h(r: torch.Tensor) -> torch.Tensor:
-        lp, lq = maxwellian_lambdas(r, T, d=d, C=C)
-        return torch.minimum(lp, lq) * (1.0 + r * r) ** 1.5
-
-    r_max = 1e4 * max(1.0, math.sqrt(T))
-    grid = torch.sinh(torch.linspace(0.0, math.asinh(r_max), 40_001, dtype=torch.float64))
-    vals = h(grid)
-    k = int(torch.argmin(vals))
-    lo, hi = float(grid[max(k - 1, 0)]), float(grid[min(k + 1, grid.numel() - 1)])
-    phi = (math.sqrt(5.0) - 1.0) / 2.0
-    a, b = lo, hi
-    for _ in range(80):
-        c1, c2 = b - phi * (b - a), a + phi * (b - a)
-        f1, f2 = h(torch.tensor([c1, c2], dtype=torch.float64)).tolist()
-        if f1 <= f2:
-            b = c2
-        else:
-            a = c1
-    refined = float(h(torch.tensor([0.5 * (a + b)], dtype=torch.float64))[0])
-    return min(float(vals[k]), refined, (d - 1) * C * T)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -331,7 +293,7 @@ def maxwell_molecules_collision_matrix(v: torch.Tensor, mean: object, cov: torch
 
         \bar a[f](v) = C\Big[\big(|v-u|^2 + \operatorname{tr}\Sigma\big)I - (v-u)\otimes(v-u) - \Sigma\Big].
 
-    Exact because :math:`A(z) = C(|z|^2I - z\otimes z)` is quadratic in :math:`z` (math.md §3.3). With the
+    Exact because :math:`A(z) = C(|z|^2I - z\otimes z)` is quadratic in :math:`z` (Villani (1998)). With the
     empirical mean and the population (1/N) covariance of particles it equals the particle sum
     :math:`\frac CN\sum_j A(v-x_j)` to round-off.
 
@@ -380,7 +342,7 @@ def maxwell_covariance(t: float, cov0: torch.Tensor, *, C: float) -> torch.Tenso
         \quad\Longrightarrow\quad
         \Sigma(t) = \Sigma_\infty + (\Sigma_0 - \Sigma_\infty)\,e^{-4dCt},\qquad \Sigma_\infty = \tfrac{\operatorname{tr}\Sigma_0}{d} I .
 
-    Derivation (rederived here; [code: GradientFlows.jl ``covariance``, nano-landau.py ``cov_true_diag``]):
+    Derivation (rederived here; the closed moment equations of Maxwell molecules, Villani (1998)):
     the weak form :math:`\frac{d}{dt}\int f\varphi = \int f\,(\bar a:D^2\varphi + 2\bar b\cdot\nabla\varphi)`
     with :math:`\varphi = (v-u)_k(v-u)_l` and the closed forms of :func:`maxwell_molecules_collision_matrix`
     and :func:`maxwell_molecules_drift`. The trace (energy) is conserved; the rate is :math:`4dC`

@@ -7,7 +7,9 @@
 # 2. strict book build: jupyter-book build . -W -n --keep-going (committed outputs, no execution);
 # 3. one pytest session, on CPU with one thread per library:
 #      tests/        unit tests, and the browser check of every built page (tests/test_book_pages.py)
-#      book/*.ipynb  nbval: every notebook is re-run and its outputs must match the committed ones.
+#      book/*.ipynb  nbval: every notebook is re-run and its outputs must match the committed ones
+#      landau_lite/  --doctest-modules: every docstring example of the package runs and must pass
+#                    (book/ holds notebooks only, so no python file is collected twice).
 # Exit status: non-zero if the build or any test fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,12 +38,13 @@ fi
 rm -f "$build_log"
 t_build=$((SECONDS - t0))
 
-# -- tests: unit tests + browser check + nbval ---------------------------------------------------
+# -- tests: unit tests + browser check + nbval + doctests -----------------------------------------
 # The browser check must run, not skip, where chromium is installed and always in CI.
 if [ -x /usr/bin/chromium ] || [ -n "${CI:-}" ]; then export BOOK_BROWSER_CHECK=required; fi
 t0=$SECONDS
 python -m pytest -p no:cacheprovider -q -r fEs \
-    tests book \
+    tests book landau_lite \
+    --doctest-modules \
     --nbval --nbval-current-env \
     --nbval-sanitize-with tests/nbval_sanitize.cfg \
     --nbval-cell-timeout=600 \

@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from landau_lite.analysis import certificate as cert
+from landau_lite.analysis.divergences import entropy, fisher_information
+from landau_lite.analysis.quadrature import radial_quadrature, tensor_quadrature
+from landau_lite.diagnostics import pair_weighted_loss
 from landau_lite.kernel import CollisionKernel
-from landau_lite.problems import BKW, Maxwellian, get_problem
+from landau_lite.problems import Maxwellian, get_problem
 from landau_lite.scores import ExactScore, ScoreMethod
-from landau_lite.diagnostics import pair_weighted_loss as weighted_score_loss
 from landau_lite.solver import simulate
 
 torch.set_num_threads(1)
@@ -48,24 +50,23 @@ def _score_fn(v):
 def test_pair_loss_matches_naive_sum(gamma):
     x, delta = _data(60, seed=1)
     ref = _naive_pair(x, delta, x, delta, gamma, 0.7)
-    assert cert.pair_weighted_loss(x, delta, gamma=gamma, C=0.7) == pytest.approx(ref, rel=1e-10)
+    assert pair_weighted_loss(x, delta, gamma=gamma, C=0.7) == pytest.approx(ref, rel=1e-10)
     # the cross (f x g) form with y = x is the same sum, computed by the chunked kernel
-    cross = cert.pair_weighted_loss(x, delta, gamma=gamma, C=0.7, y=x, delta_y=delta, chunk_size=7)
+    cross = pair_weighted_loss(x, delta, gamma=gamma, C=0.7, y=x, delta_y=delta, chunk_size=7)
     assert cross == pytest.approx(ref, rel=1e-10)
-    assert weighted_score_loss(x, delta, gamma=gamma, C=0.7) == pytest.approx(ref, rel=1e-10)
 
 
 def test_pair_loss_cross_and_weights():
     x, delta = _data(40, seed=2)
     y, dy = _data(25, seed=3)
     w = torch.rand(25, generator=torch.Generator().manual_seed(4), dtype=F64)
-    got = cert.pair_weighted_loss(x, delta, gamma=-3.0, C=1.0, y=y, delta_y=dy, weights=w, chunk_size=4)
+    got = pair_weighted_loss(x, delta, gamma=-3.0, C=1.0, y=y, delta_y=dy, weights=w, chunk_size=4)
     assert got == pytest.approx(_naive_pair(y, dy, x, delta, -3.0, 1.0, w), rel=1e-10)
-    ones = cert.pair_weighted_loss(x, delta, gamma=-3.0, C=1.0, y=y, delta_y=dy, weights=torch.ones(25, dtype=F64))
-    plain = cert.pair_weighted_loss(x, delta, gamma=-3.0, C=1.0, y=y, delta_y=dy)
+    ones = pair_weighted_loss(x, delta, gamma=-3.0, C=1.0, y=y, delta_y=dy, weights=torch.ones(25, dtype=F64))
+    plain = pair_weighted_loss(x, delta, gamma=-3.0, C=1.0, y=y, delta_y=dy)
     assert ones == pytest.approx(plain, rel=1e-12)
     # self-normalised: scaling all weights changes nothing
-    scaled = cert.pair_weighted_loss(x, delta, gamma=-3.0, C=1.0, y=y, delta_y=dy, weights=3.0 * w)
+    scaled = pair_weighted_loss(x, delta, gamma=-3.0, C=1.0, y=y, delta_y=dy, weights=3.0 * w)
     assert scaled == pytest.approx(got, rel=1e-12)
 
 
@@ -78,19 +79,19 @@ def test_abar_loss_matches_naive_and_bounds_pair_loss(gamma):
     ref = float((delta[:, None, :] * Ad).sum(-1).mean(1).mean())
     got = cert.abar_weighted_loss(x, delta, gamma=gamma, C=0.5)
     assert got == pytest.approx(ref, rel=1e-10)
-    assert cert.pair_weighted_loss(x, delta, gamma=gamma, C=0.5) <= 4.0 * got
+    assert pair_weighted_loss(x, delta, gamma=gamma, C=0.5) <= 4.0 * got
 
 
 def test_loss_validation():
     x, delta = _data(10)
     with pytest.raises(ValueError, match="delta"):
-        cert.pair_weighted_loss(x, delta[:5], gamma=0.0, C=1.0)
+        pair_weighted_loss(x, delta[:5], gamma=0.0, C=1.0)
     with pytest.raises(ValueError, match="C"):
-        cert.pair_weighted_loss(x, delta, gamma=0.0, C=0.0)
+        pair_weighted_loss(x, delta, gamma=0.0, C=0.0)
     with pytest.raises(ValueError, match="together"):
-        cert.pair_weighted_loss(x, delta, gamma=0.0, C=1.0, y=x)
+        pair_weighted_loss(x, delta, gamma=0.0, C=1.0, y=x)
     with pytest.raises(ValueError, match="weights"):
-        cert.pair_weighted_loss(x, delta, gamma=0.0, C=1.0, weights=torch.ones(10, dtype=F64))
+        pair_weighted_loss(x, delta, gamma=0.0, C=1.0, weights=torch.ones(10, dtype=F64))
     with pytest.raises(ValueError, match="gamma"):
         cert.abar_weighted_loss(x, delta, gamma=2.0, C=1.0)
     with pytest.raises(TypeError, match="x"):
@@ -101,17 +102,16 @@ def test_loss_validation():
 # time integrals and bounds
 # ----------------------------------------------------------------------------------------------
 
-def test_cumulative_integral_and_bounds():
+def test_sharp_bound():
     t = np.linspace(0.0, 1.0, 2001)
-    assert cert.cumulative_integral(t, t ** 2)[-1] == pytest.approx(1.0 / 3.0, abs=1e-6)
-    # y' = y + 1, y(0) = 0  ->  y = e^t - 1
-    y = cert.gronwall_bound(t, np.ones_like(t), np.ones_like(t))
-    assert y[-1] == pytest.approx(math.e - 1.0, rel=1e-6)
-    assert cert.gronwall_bound(t, np.ones_like(t), initial=2.0)[-1] == pytest.approx(3.0)
-    # (sqrt L + sqrt rho)^2 / 4 with L = 4, rho = 1 is 9/4
+    # (sqrt L + sqrt rho)^2 / 4 with L = 4, rho = 1 is 9/4 (a bound (L + rho) / 4 would give 5/4)
     assert cert.sharp_bound(t, 4.0 * np.ones_like(t), np.ones_like(t))[-1] == pytest.approx(2.25)
+    assert cert.sharp_bound(t, 4.0 * np.ones_like(t), initial=0.5)[-1] == pytest.approx(1.5)
+    tt = torch.tensor([0.0, 2.0], dtype=F64)
+    out = cert.sharp_bound(tt, torch.tensor([1.0, 9.0], dtype=F64))             # trapezoid of (1/4, 9/4) over 2
+    assert isinstance(out, torch.Tensor) and out.tolist() == [0.0, 2.5]
     with pytest.raises(ValueError, match="non-decreasing"):
-        cert.cumulative_integral([1.0, 0.0], [0.0, 0.0])
+        cert.sharp_bound([1.0, 0.0], [0.0, 0.0])
     with pytest.raises(ValueError, match="finite"):
         cert.sharp_bound([0.0, 1.0], [1.0, float("nan")])
     with pytest.raises(ValueError, match=">= 0"):
@@ -122,15 +122,20 @@ def test_cumulative_integral_and_bounds():
 # exact side
 # ----------------------------------------------------------------------------------------------
 
-def test_sample_at_and_fisher_information():
+def test_sample_at_against_moments_and_fisher_information():
     p = get_problem("bkw3")
     y = cert.sample_at(p, 7.0, 200_000, generator=torch.Generator().manual_seed(0))
     m4 = float(((y * y).sum(1) ** 2).mean())
     assert m4 == pytest.approx(p.fourth_moment(7.0), rel=0.01)
     s = p.score(y, 7.0)
     mc = float((s * s).sum(1).mean())
-    assert cert.fisher_information(p, 7.0) == pytest.approx(mc, rel=0.01)
-    assert cert.fisher_information(Maxwellian(3, T=2.0, mean=[1.0, 0.0, 0.0]), 0.0) == pytest.approx(1.5)
+    quad = radial_quadrature(3, 14.0, panels=64)
+    assert float(fisher_information(lambda v: p.density(v, 7.0), lambda v: p.score(v, 7.0), quad)) == pytest.approx(
+        mc, rel=0.01)
+    M = Maxwellian(3, T=2.0, mean=[1.0, 0.0, 0.0])          # not centred: a tensor rule around the mean, I = d / T
+    box = tensor_quadrature(3, 12.0, center=[1.0, 0.0, 0.0], panels=8, order=8)
+    assert float(fisher_information(lambda v: M.density(v, 0.0), lambda v: M.score(v, 0.0), box)) == pytest.approx(
+        1.5, rel=1e-9)
     with pytest.raises(ValueError, match="critical"):
         cert.sample_at(p, 5.0, 10)
     with pytest.raises(ValueError, match="BKW or Maxwellian"):
@@ -171,6 +176,32 @@ def test_kl_from_log_ratio_gaussian_shift():
     assert out["mass"] == pytest.approx(1.0, abs=0.01)
     with pytest.raises(ValueError, match="log_g"):
         cert.kl_from_log_ratio(log_f, log_g[:5])
+
+
+def test_particle_kl_estimators():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3000, 3, generator=gen, dtype=F64)
+    y = math.sqrt(2.0) * torch.randn(3000, 3, generator=gen, dtype=F64)
+    exact = 1.5 * (math.log(2.0) - 0.5)
+    assert float(cert.gaussian_fit_kl(x, y)) == pytest.approx(exact, abs=0.03)
+    kde, se = cert.kl_kde_samples(x, y)
+    assert 0.5 * exact < kde < 1.5 * exact and 0 < se < 0.1 * exact
+    with pytest.raises(ValueError, match="columns"):
+        cert.kl_kde_samples(x, y[:, :2])
+    # with the exact log f the same estimator is kl_kde: only g is smoothed
+    log_f = -0.5 * (x * x).sum(1) - 1.5 * math.log(2 * math.pi)
+    kde_f, _ = cert.kl_kde_samples(x, y, log_f=log_f, bandwidth=0.3)
+    assert 0.5 * exact < kde_f < 1.5 * exact
+    with pytest.raises(ValueError, match="log_f"):
+        cert.kl_kde_samples(x, y, log_f=log_f[:10])
+
+
+def test_kl_kde_is_kl_kde_samples_with_the_exact_density():
+    p = get_problem("bkw3")
+    x = cert.sample_at(p, 7.0, 500, generator=torch.Generator().manual_seed(4))
+    y = cert.sample_at(p, 7.0, 800, generator=torch.Generator().manual_seed(5))
+    got = cert.kl_kde(p, 7.0, x, y=y, bandwidth="silverman")
+    assert got == cert.kl_kde_samples(y, x, log_f=p.log_density(y, 7.0), bandwidth="silverman")
 
 
 def test_kl_kde_on_exact_samples_matches_predicted_bias():
@@ -246,7 +277,6 @@ def test_tracker_exact_score_keeps_g_equal_f():
     assert max(tr.loss_true) < 1e-3 and max(tr.rel_fisher) < 1e-3
     assert tr.abar_loss[-1] == 0.0 and tr.pair_loss_fg[-1] == 0.0
     # entropy along the characteristics: Monte-Carlo estimate of H(f_t)
-    from landau_lite.analysis.divergences import entropy, radial_quadrature
     H = float(entropy(lambda v: p.density(v, 7.0), radial_quadrature(3, 14.0)))
     assert tr.entropy[-1] == pytest.approx(H, abs=0.15)
 

@@ -12,7 +12,6 @@ from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 
 from landau_lite.closed_forms import (
-    coercivity_constant_maxwellian,
     maxwell_covariance,
     maxwell_fourth_moment,
     maxwell_molecules_collision_matrix,
@@ -247,27 +246,6 @@ def test_fourth_moment_matches_bkw_formula():
         for dt in (0.3, 2.0, 10.0):
             got = float(maxwell_fourth_moment(dt, m40, torch.eye(d, dtype=F64), C=p.C))
             assert got == pytest.approx(p.fourth_moment(p.t0 + dt), rel=1e-13)
-
-
-# ----------------------------------------------------------------------------------------------
-# coercivity constants (math.md §3.4)
-# ----------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("d,table", [
-    (3, {0.1: 0.2000, 0.25: 0.5000, 0.5: 0.7523, 1.0: 0.5319, 2.0: 0.3761}),
-    (2, {0.1: 0.1000, 0.25: 0.2500, 0.5: 0.5000, 1.0: 0.6267, 2.0: 0.4431}),
-])
-def test_coercivity_constants_table(d, table):
-    for T, c in table.items():
-        got = coercivity_constant_maxwellian(T, d=d)
-        assert got == pytest.approx(c, abs=6e-5)
-        lam0 = float(maxwellian_lambdas(torch.zeros(1, dtype=F64), T, d=d)[0])
-        assert got == pytest.approx(min(lam0, (d - 1) * T), rel=1e-9)
-        # it is a lower bound of lambda_min <v>^3 on a random set of radii
-        r = torch.rand(2000, generator=torch.Generator().manual_seed(0), dtype=F64) * 20
-        lp, lq = maxwellian_lambdas(r, T, d=d)
-        assert float((torch.minimum(lp, lq) * (1 + r * r) ** 1.5).min()) >= got * (1 - 1e-12)
-    assert coercivity_constant_maxwellian(1.0, d=d, C=0.5) == pytest.approx(0.5 * coercivity_constant_maxwellian(1.0, d=d))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from landau_lite.analysis import coercivity as co
-from landau_lite.closed_forms import coercivity_constant_maxwellian, maxwellian_collision_matrix, maxwellian_lambdas
+from landau_lite.closed_forms import maxwellian_collision_matrix, maxwellian_lambdas
 from landau_lite.problems import BKW
 
 torch.set_num_threads(1)
@@ -80,7 +80,7 @@ def test_far_field_limit_along_rays():
 @pytest.mark.parametrize("T", [0.1, 0.5, 1.0, 2.0])
 def test_radial_constant_matches_closed_form_constant(T):
     c, r_star = co.coercivity_constant_radial(maxwellian_profile(T), r_max=13 * math.sqrt(T))
-    assert abs(c - coercivity_constant_maxwellian(T)) < 1e-9 * c
+    assert abs(c - co.coercivity_constant_maxwellian(T)) < 1e-9 * c
     if T < 0.3:
         assert r_star == math.inf and abs(c - 2 * T) < 1e-9
     else:
@@ -98,6 +98,39 @@ def test_line_concentration_collapses_the_constant():
         assert float(w.min()) <= 2 * eps * 1.01
         vals.append(float(co.coercivity_upper_bound(S)))
     assert vals == sorted(vals, reverse=True) and vals[-1] < 3e-3
+
+
+# ----------------------------------------------------------------------------------------------
+# the Maxwellian constant: table of values and the closed form min(lambda(0), (d-1) C T)
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("d,table", [
+    (3, {0.1: 0.2000, 0.25: 0.5000, 0.5: 0.7523, 1.0: 0.5319, 2.0: 0.3761}),
+    (2, {0.1: 0.1000, 0.25: 0.2500, 0.5: 0.5000, 1.0: 0.6267, 2.0: 0.4431}),
+])
+def test_coercivity_constants_table(d, table):
+    for T, c in table.items():
+        got = co.coercivity_constant_maxwellian(T, d=d)
+        assert got == pytest.approx(c, abs=6e-5)
+        lam0 = float(maxwellian_lambdas(torch.zeros(1, dtype=F64), T, d=d)[0])
+        assert got == pytest.approx(min(lam0, (d - 1) * T), rel=1e-9)
+        # it is a lower bound of lambda_min <v>^3 on a random set of radii
+        r = torch.rand(2000, generator=torch.Generator().manual_seed(0), dtype=F64) * 20
+        lp, lq = maxwellian_lambdas(r, T, d=d)
+        assert float((torch.minimum(lp, lq) * (1 + r * r) ** 1.5).min()) >= got * (1 - 1e-12)
+    assert co.coercivity_constant_maxwellian(1.0, d=d, C=0.5) == pytest.approx(0.5 * co.coercivity_constant_maxwellian(1.0, d=d))
+
+
+def test_coercivity_constant_on_grid():
+    v = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 2.0], [3.0, 0.0, 0.0]], dtype=F64)
+    a = torch.stack([torch.eye(3, dtype=F64), 0.01 * torch.eye(3, dtype=F64), torch.diag(torch.tensor([2.0, 0.5, 1.0],
+                                                                                                    dtype=F64))])
+    # lambda_min <v>^3 at the three points: 1, 0.01 * 10^1.5 = 0.316, 0.5 * 10^1.5 = 15.8 -> the minimum is the second
+    assert float(co.coercivity_constant_on_grid(a, v, gamma=-3.0)) == pytest.approx(0.01 * 10 ** 1.5, rel=1e-14)
+    # Maxwell molecules: no weight
+    assert float(co.coercivity_constant_on_grid(a, v, gamma=0.0)) == pytest.approx(0.01, rel=1e-14)
+    with pytest.raises(ValueError, match="shape"):
+        co.coercivity_constant_on_grid(a[:2], v, gamma=-3.0)
 
 
 def test_dtype_and_validation():

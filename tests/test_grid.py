@@ -11,8 +11,8 @@ from scipy.integrate import tplquad
 from landau_lite.closed_forms import (maxwell_molecules_collision_matrix, maxwell_molecules_drift,
                                       maxwellian_collision_matrix, maxwellian_drift)
 from landau_lite.analysis.grid import (Grid, clear_kernel_cache, collision_drift_on_grid, collision_matrix_on_grid,
-                              gradient_on_grid, kernel_cell_averages, kl_on_grid, landau_velocity_on_grid,
-                              lp_distance_on_grid)
+                                      divergence_on_grid_spectral, gradient_on_grid, grid_quadrature,
+                                      kernel_cell_averages, kl_on_grid, landau_velocity_on_grid, lp_distance_on_grid)
 
 torch.set_num_threads(1)
 F64 = torch.float64
@@ -255,6 +255,28 @@ def gaussian_kl(mu1, S1, mu2, S2):
     S2inv = torch.linalg.inv(S2)
     dm = mu2 - mu1
     return 0.5 * (torch.trace(S2inv @ S1) + dm @ S2inv @ dm - d + torch.logdet(S2) - torch.logdet(S1))
+
+
+def test_spectral_divergence_on_grid():
+    G = Grid(d=3, L=8.0, n=32)
+    v = G.points()
+    F = v * torch.exp(-(v * v).sum(1, keepdim=True) / 2)
+    exact = (3 - (v * v).sum(1)) * torch.exp(-(v * v).sum(1) / 2)
+    assert float((divergence_on_grid_spectral(F, G) - exact).abs().max()) < 1e-7
+    with pytest.raises(ValueError, match="shape"):
+        divergence_on_grid_spectral(F[:, :2], G)
+
+
+def test_grid_quadrature_is_the_midpoint_rule():
+    g = Grid(d=2, L=3.0, n=6)
+    q = grid_quadrature(g)
+    assert q.kind == "grid" and torch.equal(q.points, g.points())
+    assert torch.equal(q.weights, torch.full((36,), 1.0, dtype=F64))          # spacing 1, cell volume 1
+    h = torch.rand(36, generator=torch.Generator().manual_seed(0), dtype=F64)
+    assert float(q.integrate(h)) == pytest.approx(float(g.integrate(h)), rel=1e-14)
+    assert grid_quadrature(g, dtype=torch.float32).weights.dtype == torch.float32
+    with pytest.raises(TypeError, match="Grid"):
+        grid_quadrature("grid")
 
 
 def gaussian(v, mu, S):

@@ -1,5 +1,6 @@
 """Tests of landau_lite.radial: radial grid, collision coefficients (also against the shell-theorem quadrature of
-landau_lite.analysis.coercivity), coercivity constant, the radial Landau solver and the radial Lemma 3.3 terms."""
+landau_lite.analysis.coercivity), the coercivity constant on shells, the radial Landau solver and the radial
+Lemma 3.3 terms."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from landau_lite.analysis import coercivity as co
 from landau_lite import radial as rd
-import landau_lite as ll
+from landau_lite.analysis import coercivity as co
 from landau_lite.analysis import stability as st
-from landau_lite.closed_forms import coercivity_constant_maxwellian, maxwellian_drift, maxwellian_lambdas
+from landau_lite.closed_forms import maxwellian_drift, maxwellian_lambdas
 from landau_lite.problems import BKW
 
 torch.set_num_threads(1)
@@ -65,9 +65,9 @@ def test_radial_coercivity_constant():
     g = rd.RadialGrid(12.0, 2400)
     r = g.centres()
     for T in (0.1, 1.0, 2.0):
-        c = float(ll.analysis.coercivity.radial_coercivity_constant(gauss3(r, T), g, gamma=-3.0, C=1.0))
-        assert c == pytest.approx(coercivity_constant_maxwellian(T), rel=2e-3)
-    assert float(ll.analysis.coercivity.radial_coercivity_constant(gauss3(r), g, gamma=0.0, C=1.0)) == pytest.approx(2.0, rel=1e-4)
+        c = float(co.coercivity_constant_shells(gauss3(r, T), g, gamma=-3.0, C=1.0))
+        assert c == pytest.approx(co.coercivity_constant_maxwellian(T), rel=2e-3)
+    assert float(co.coercivity_constant_shells(gauss3(r), g, gamma=0.0, C=1.0)) == pytest.approx(2.0, rel=1e-4)
 
 
 @pytest.mark.parametrize("method, tol", [("bdf2", 1e-3), ("euler", 1e-2)])
@@ -131,7 +131,7 @@ def test_radial_key_terms_identity_and_inequalities():
     assert float(terms["direct"]) == pytest.approx(float(terms["coercive"] + terms["cross"]), rel=1e-12)
     assert float(terms["direct"]) <= float(terms["bound_c"])
     assert float(terms["coercive"]) < 0 < float(terms["kl"])
-    assert float(terms["c"]) == pytest.approx(coercivity_constant_maxwellian(1.0), rel=2e-3)
+    assert float(terms["c"]) == pytest.approx(co.coercivity_constant_maxwellian(1.0), rel=2e-3)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def test_coefficients_agree_with_shell_theorem_quadrature(at):
     assert errs[1] < 1e-4
     assert 3.5 < errs[0] / errs[1] < 4.5                         # second order in the shell width
     g = rd.RadialGrid(10.0, 500)
-    c_grid = float(ll.analysis.coercivity.radial_coercivity_constant(profile(g.centres()), g, gamma=-3.0, C=0.7))
+    c_grid = float(co.coercivity_constant_shells(profile(g.centres()), g, gamma=-3.0, C=0.7))
     c_quad, _ = co.coercivity_constant_radial(profile, C=0.7, r_max=10.0)
     assert c_grid == pytest.approx(c_quad, rel=5e-4)
 

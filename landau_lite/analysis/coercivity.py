@@ -1,18 +1,33 @@
-r"""Coercivity of the collision matrix :math:`\bar a[g] = A*g` for Coulomb interactions (Lemma 2.2, math.md §3.4).
+r"""Coercivity of the collision matrix :math:`\bar a[g] = A*g`: every coercivity constant of the book.
 
-For :math:`\gamma=-3` the kernel is a Hessian, :math:`A_C(z) = C\,|z|^{-3}(|z|^2I-z\otimes z) = C\,D^2|z|` (any
+Lemma 2.2 of Ilin (2025) (after Proposition 2.1 of Alexandre, Liao and Lin (2015)): for a probability density
+:math:`g` with finite energy and entropy there is :math:`c>0`, depending only on them, with
+
+.. math::
+
+    \bar a[g](v)\ \ge\ c\,\langle v\rangle^{\gamma}\,I,\qquad \langle v\rangle = (1+|v|^2)^{1/2},
+
+and the sharp constant is :math:`c = \inf_v\lambda_{\min}(\bar a[g](v))\langle v\rangle^{-\gamma}`. For
+:math:`\gamma=-3` the kernel is a Hessian, :math:`A_C(z) = C\,|z|^{-3}(|z|^2I-z\otimes z) = C\,D^2|z|` (any
 :math:`d`), so :math:`\bar a[g] = C\,D^2(g*|\cdot|)`. This module evaluates :math:`\bar a[g]` to near machine
 precision for two families of :math:`g`, independently of the erf/Bessel closed forms of
 :mod:`landau_lite.closed_forms`:
 
 * **radial** :math:`g` in 3-D, by Newton's shell theorem (:func:`radial_collision_eigenvalues`);
 * **Gaussians and Gaussian mixtures** in any :math:`d\ge2`, by a one-dimensional subordination integral
-  (:func:`gaussian_collision_matrix`);
+  (:func:`gaussian_collision_matrix`), whose :math:`\lambda_{\min}\langle v\rangle^3` along rays
+  (:func:`weighted_lambda_min`) tends to the far-field limit :math:`C(\operatorname{tr}M_2-\hat v\cdot M_2\hat v)`
+  (:func:`far_field_limit`, :math:`M_2 = \int g\,w\otimes w`);
 
-and it provides the quantities of the lemma: :math:`\lambda_{\min}(\bar a[g](v))\langle v\rangle^3` along rays,
-its far-field limit :math:`C(\operatorname{tr}M_2-\hat v\cdot M_2\hat v)` (:math:`M_2 = \int g\,w\otimes w`),
-the explicit constant of radial densities, and a Monte-Carlo estimate of :math:`\bar a[g]` with its standard
-error (batch means of :func:`landau_lite.velocity.collision_matrix`).
+and a Monte-Carlo estimate of :math:`\bar a[g]` with its standard error (:func:`collision_matrix_batch_means`).
+
+The constants, one function per way the density is given:
+
+* :func:`coercivity_constant_maxwellian` — a Maxwellian :math:`M_T`, :math:`\gamma=-3`, from the erf/Bessel eigenvalues;
+* :func:`coercivity_constant_radial` — a radial profile :math:`\phi(|v|)` given as a function (shell theorem, 3-D);
+* :func:`coercivity_constant_shells` — values on a :class:`~landau_lite.radial.RadialGrid` (the radial solver);
+* :func:`coercivity_constant_on_grid` — matrices :math:`\bar a` at given points (e.g. a 3-D grid): the minimum there;
+* :func:`coercivity_upper_bound` — any :math:`g`: :math:`c\le C(\operatorname{tr}M_2-\lambda_{\max}(M_2))`.
 """
 
 from __future__ import annotations
@@ -22,21 +37,26 @@ from typing import Callable
 
 import torch
 
-from .._checks import (check_dim, check_finite_tensor, check_int, check_particles, check_points, check_positive,
-                      check_real, check_tensor)
+from .._checks import (check_dim, check_finite_float, check_finite_tensor, check_int, check_particles, check_points,
+                      check_positive, check_real, check_same_device_dtype, check_tensor)
+from ..closed_forms import maxwellian_lambdas
 from ..radial import RadialGrid, radial_collision_coefficients
-from .divergences import gauss_legendre_rule
+from ..velocity import collision_matrix
+from .divergences import japanese_bracket
+from .quadrature import gauss_legendre_rule
 
 __all__ = [
-    "radial_coercivity_constant",
     "radial_collision_eigenvalues",
     "gaussian_collision_matrix",
     "lambda_min",
     "weighted_lambda_min",
     "far_field_limit",
-    "coercivity_upper_bound",
-    "coercivity_constant_radial",
     "collision_matrix_batch_means",
+    "coercivity_constant_maxwellian",
+    "coercivity_constant_radial",
+    "coercivity_constant_shells",
+    "coercivity_constant_on_grid",
+    "coercivity_upper_bound",
 ]
 
 
@@ -147,7 +167,7 @@ def coercivity_constant_radial(profile: Callable[[torch.Tensor], torch.Tensor], 
     n_r = check_int(n_r, "n_r", lo=2)
     r = torch.sinh(torch.linspace(0.0, math.asinh(r_far), n_r, dtype=dtype, device=device))
     lam_par, _ = radial_collision_eigenvalues(r, profile, C=C, r_max=r_max)
-    vals = lam_par * (1.0 + r * r) ** 1.5
+    vals = lam_par * japanese_bracket(r, 3.0)
     k = int(torch.argmin(vals))
     # far field: (2/3) C int g |w|^2 = (2/3) C int_0^rmax 4 pi rho^4 phi
     t, w = gauss_legendre_rule(0.0, r_max, panels=24, order=12, dtype=dtype, device=device)
@@ -296,7 +316,7 @@ def weighted_lambda_min(a: torch.Tensor, v: torch.Tensor, k: float = 3.0) -> tor
         raise ValueError(f"a must have shape (M, d, d) matching v (M, d); got {tuple(a.shape)} and {tuple(v.shape)}")
     if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k):
         raise TypeError(f"k must be a finite real number, got {k!r}")
-    return lambda_min(a) * (1.0 + (v * v).sum(1)) ** (0.5 * k)
+    return lambda_min(a) * japanese_bracket(v, k)
 
 
 def _second_moment(m2: torch.Tensor) -> torch.Tensor:
@@ -376,8 +396,6 @@ def collision_matrix_batch_means(v: torch.Tensor, x: torch.Tensor, *, gamma: flo
         >>> bool(abs(float(m[0, 0, 0]) - 2 / 3 * math.sqrt(2 / math.pi)) < 4 * float(se[0, 0, 0]))
         True
     """
-    from ..velocity import collision_matrix
-
     x = check_particles(x, "x")
     n_batches = check_int(n_batches, "n_batches", lo=2)
     if x.shape[0] < n_batches:
@@ -391,14 +409,59 @@ def collision_matrix_batch_means(v: torch.Tensor, x: torch.Tensor, *, gamma: flo
     return mean, se
 
 
-def radial_coercivity_constant(g: torch.Tensor, grid: RadialGrid, *, gamma: float, C: float) -> torch.Tensor:
+# ----------------------------------------------------------------------------------------------
+# coercivity constants
+# ----------------------------------------------------------------------------------------------
+
+def coercivity_constant_maxwellian(T: float, *, d: int = 3, C: float = 1.0) -> float:
+    r"""Sharp coercivity constant :math:`c_T = \inf_v \lambda_{\min}\big(\bar a[M_T](v)\big)\,\langle v\rangle^{3}` (:math:`\gamma=-3`).
+
+    :math:`\langle v\rangle = (1+|v|^2)^{1/2}`. The infimum is over :math:`r=|v|\in[0,\infty)`; as
+    :math:`r\to\infty`, :math:`\lambda_\parallel\langle v\rangle^3\to (d-1)CT`, which is included as a candidate.
+    Computed numerically from :func:`landau_lite.closed_forms.maxwellian_lambdas`: a dense grid in :math:`r` (uniform in
+    :math:`\operatorname{arsinh} r`, up to :math:`r = 10^4\max(1,\sqrt T)`) followed by a golden-section refinement
+    around the best grid point, in float64. Numerically the result is :math:`c_T = \min\{\lambda(0), (d-1)CT\}`
+    (an observation, not a theorem): the infimum sits at :math:`v=0` for large :math:`T` and at infinity for small
+    :math:`T`.
+
+    Example:
+        >>> round(coercivity_constant_maxwellian(1.0), 4)     # = (2/3) sqrt(2/pi), attained at v = 0
+        0.5319
+    """
+    T = check_positive(T, "T")
+    d = check_int(d, "d", lo=2, hi=3)
+    C = check_positive(C, "C")
+
+    def h(r: torch.Tensor) -> torch.Tensor:
+        lp, lq = maxwellian_lambdas(r, T, d=d, C=C)
+        return torch.minimum(lp, lq) * japanese_bracket(r, 3.0)
+
+    r_max = 1e4 * max(1.0, math.sqrt(T))
+    grid = torch.sinh(torch.linspace(0.0, math.asinh(r_max), 40_001, dtype=torch.float64))
+    vals = h(grid)
+    k = int(torch.argmin(vals))
+    lo, hi = float(grid[max(k - 1, 0)]), float(grid[min(k + 1, grid.numel() - 1)])
+    phi = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo, hi
+    for _ in range(80):
+        c1, c2 = b - phi * (b - a), a + phi * (b - a)
+        f1, f2 = h(torch.tensor([c1, c2], dtype=torch.float64)).tolist()
+        if f1 <= f2:
+            b = c2
+        else:
+            a = c1
+    refined = float(h(torch.tensor([0.5 * (a + b)], dtype=torch.float64))[0])
+    return min(float(vals[k]), refined, (d - 1) * C * T)
+
+
+def coercivity_constant_shells(g: torch.Tensor, grid: RadialGrid, *, gamma: float, C: float) -> torch.Tensor:
     r"""Coercivity constant of :math:`\bar a[g]` for an isotropic :math:`g`: :math:`c=\inf_v\lambda_{\min}(\bar a[g](v))\langle v\rangle^{-\gamma}`.
 
     Coulomb: the minimum over the centres of :math:`\min(\lambda_\parallel,\lambda_\perp)\langle r\rangle^3`, and the limit
     :math:`\lim_{r\to\infty}\lambda_\parallel\langle r\rangle^3=\frac23CE` (:math:`E=\int g|v|^2`; for :math:`r` beyond the
-    support, :math:`\lambda_\parallel\langle r\rangle^3=\frac23CE(1+r^{-2})^{3/2}` decreases to it) — math.md §3.4's
-    :math:`c_T=\min\{\lambda(0),2T\}` for a Maxwellian. Maxwell molecules: :math:`c=\frac23CE` (weight
-    :math:`\langle v\rangle^0`).
+    support, :math:`\lambda_\parallel\langle r\rangle^3=\frac23CE(1+r^{-2})^{3/2}` decreases to it); for a Maxwellian
+    this is :math:`c_T=\min\{\lambda(0),2CT\}` (:func:`coercivity_constant_maxwellian`). Maxwell molecules:
+    :math:`c=\frac23CE` (weight :math:`\langle v\rangle^0`). Second order in the shell width, like the coefficients.
 
     Returns:
         0-dim tensor, dtype/device of ``g``.
@@ -407,7 +470,7 @@ def radial_coercivity_constant(g: torch.Tensor, grid: RadialGrid, *, gamma: floa
         >>> from landau_lite.radial import RadialGrid
         >>> gr = RadialGrid(10.0, 2000); r = gr.centres()
         >>> M = (2 * math.pi) ** -1.5 * torch.exp(-r * r / 2)
-        >>> round(float(radial_coercivity_constant(M, gr, gamma=-3.0, C=1.0)), 4)     # closed form 0.5319
+        >>> round(float(coercivity_constant_shells(M, gr, gamma=-3.0, C=1.0)), 4)     # closed form 0.5319
         0.5319
     """
     if not isinstance(grid, RadialGrid):
@@ -424,5 +487,32 @@ def radial_coercivity_constant(g: torch.Tensor, grid: RadialGrid, *, gamma: floa
         return tail
     lp, lq, _ = radial_collision_coefficients(g, grid, gamma=gamma, C=C, at="centres")
     c = grid.centres(dtype=g.dtype, device=g.device)
-    inner = (torch.minimum(lp, lq) * (1.0 + c * c) ** 1.5).min()
+    inner = (torch.minimum(lp, lq) * japanese_bracket(c, 3.0)).min()
     return torch.minimum(inner, tail)
+
+
+def coercivity_constant_on_grid(a: torch.Tensor, points: torch.Tensor, *, gamma: float) -> torch.Tensor:
+    r"""Grid estimate of the coercivity constant :math:`c=\inf_v\lambda_{\min}(\bar a(v))\,\langle v\rangle^{-\gamma}`.
+
+    The minimum over the given points only (a lower bound needs the behaviour outside the box too: for
+    Coulomb, :math:`\lambda_{\min}\langle v\rangle^3\to C(\operatorname{tr}M_2-\hat v\cdot M_2\hat v)` as
+    :math:`|v|\to\infty` (:func:`far_field_limit`), which can be below every grid value when :math:`T` is small).
+
+    Args:
+        a: symmetric matrices ``(M, d, d)`` (e.g. :func:`landau_lite.analysis.grid.collision_matrix_on_grid`).
+        points: the points ``(M, d)``.
+        gamma: kernel exponent (the weight is :math:`\langle v\rangle^{-\gamma}`).
+
+    Example:
+        >>> v = torch.zeros(1, 3, dtype=torch.float64)
+        >>> float(coercivity_constant_on_grid(torch.eye(3, dtype=torch.float64)[None], v, gamma=-3.0))
+        1.0
+    """
+    a = check_finite_float(a, "a")
+    points = check_finite_float(points, "points")
+    if points.ndim != 2 or a.shape != (points.shape[0], points.shape[1], points.shape[1]):
+        raise ValueError(f"a must have shape (M, d, d) and points (M, d); got {tuple(a.shape)} and {tuple(points.shape)}")
+    check_same_device_dtype(a, points, "a", "points")
+    gamma = check_real(gamma, "gamma")
+    lam = torch.linalg.eigvalsh(a)[:, 0]
+    return (lam * japanese_bracket(points, -gamma)).min()

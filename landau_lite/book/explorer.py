@@ -344,9 +344,10 @@ def sbtm_explorer(*, defaults: dict | None = None, device: str | torch.device = 
     Raises:
         ImportError: ipywidgets is not installed (``pip install ipywidgets``).
 
-    Example:
-        >>> form = sbtm_explorer(defaults=dict(n=200))   # doctest: +SKIP
-        >>> form                                          # doctest: +SKIP
+    Example (build the form; a notebook displays it, a script can press ``form.run()``):
+        >>> form = sbtm_explorer(defaults=dict(n=200))
+        >>> type(form).__name__, form.controls["n"].value, form.last_run is None
+        ('VBox', 200, True)
     """
     try:
         import ipywidgets as W
