@@ -31,7 +31,7 @@ from .scores import BlobScore, ExactScore, NeuralScore, ScoreMethod, make_score
 from .solver import simulate
 from .velocity import collision_drift, collision_matrix, velocity, velocity_at
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     # kernel and velocity field
