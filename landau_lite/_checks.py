@@ -21,6 +21,9 @@ def check_tensor(x: object, name: str) -> torch.Tensor:
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
+    if x.device.type == "meta":
+        raise ValueError(f"{name} is on the 'meta' device, which holds shapes but no values; landau_lite computes "
+                         f"on real tensors (cpu or cuda)")
     return x
 
 

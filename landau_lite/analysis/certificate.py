@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from .._checks import (check_choice, check_gamma, check_int, check_pair, check_particles, check_points,
-                      check_positive, check_real, check_same_device_dtype)
+                      check_finite_float, check_positive, check_real, check_same_device_dtype)
 from ..diagnostics import kde_bandwidth, kde_density, log_kde_density, pair_weighted_loss
 from ..problems import BKW, Maxwellian, Problem
 from ..velocity import VelocityField, collision_drift, collision_matrix, velocity_at
@@ -451,8 +451,15 @@ def kl_from_log_ratio(log_f: torch.Tensor, log_g: torch.Tensor) -> dict[str, flo
         raise TypeError("log_f and log_g must be torch tensors")
     if log_f.ndim != 1 or log_f.numel() < 2:
         raise ValueError(f"log_f must be 1-D with at least 2 entries, got shape {tuple(log_f.shape)}")
+    check_finite_float(log_f, "log_f")
     log_g = check_pair(log_f, log_g, "log_f", "log_g")
-    lr = log_f - log_g
+    lr = (log_f - log_g).to(torch.float64)
+    top = float(lr.max())
+    limit = math.log(torch.finfo(torch.float64).max) - math.log(lr.numel()) - 1.0
+    if top > limit:
+        raise ValueError(f"log_f - log_g reaches {top:.4g} at a particle: f/g = e^{top:.4g} overflows float64 (the "
+                         f"limit here is {limit:.4g}); KL(f||g) is then dominated by a few particles and this "
+                         f"estimator is not reliable")
     r = torch.exp(lr)
     a = r * lr - r + 1.0
     b = r - 1.0 - lr
