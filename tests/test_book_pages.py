@@ -11,9 +11,13 @@ Chromium (driven by Playwright, without Playwright's own browser download) and f
   the known harmless 404s of the widget icon fonts;
 * a widget saved in the page (``widget-view+json``) is not rendered;
 * a page fetches anything from outside the local server (the book must render offline: MathJax
-  and the widget JavaScript are vendored by ``scripts/fetch_static_js.sh``).
+  and the widget JavaScript are vendored by ``scripts/fetch_static_js.sh``);
+* something is cut off for the reader, at a desktop width (1280 px) and a phone width (400 px):
+  the page scrolls sideways (at either width); a display equation is wider than the text column at
+  1280 px (at 400 px an equation may scroll inside its own box); a line of a cell's output is wider
+  than its box (a check's verdict or tolerance hidden behind a scrollbar).
 
-It takes one screenshot per page into ``_build/html/_screenshots/<page>.png``.
+It takes one screenshot per page and width into ``_build/html/_screenshots/<page>-<width>.png``.
 
 The test skips (with the reason) when the book has not been built or no Chromium is found, unless
 ``BOOK_BROWSER_CHECK=required`` (set by ``scripts/run_tests.sh``), which turns the skip into a
@@ -60,6 +64,40 @@ MAX_LISTED = 25
 
 #: Screenshots are cut at this height (px) so that long chapters stay reasonable PNGs.
 MAX_SHOT_HEIGHT = 12000
+
+#: Viewport widths (px) at which every page is checked: a desktop browser and a phone.
+WIDTHS = (1280, 400)
+
+# Runs in the page at the current viewport width: what is cut off for the reader.
+LAYOUT_PROBLEMS_JS = r"""
+(strictMath) => {
+  const problems = [];
+  const W = window.innerWidth;
+  const pageW = document.documentElement.scrollWidth;
+  if (pageW > W + 1) problems.push(`the page scrolls sideways at ${W} px (content ${pageW} px wide)`);
+  const text = (el) => el.textContent.trim().replace(/\s+/g, ' ').slice(0, 70);
+  if (strictMath) {
+    document.querySelectorAll('mjx-container[display="true"]').forEach((el, i) => {
+      const inner = el.querySelector('mjx-math');
+      if (!inner) return;
+      const need = inner.getBoundingClientRect().width;
+      const box = el.parentElement ? el.parentElement.getBoundingClientRect().width : el.clientWidth;
+      if (need > box + 2) {
+        const label = el.closest('div.math') ? (el.closest('div.math').id || '') : '';
+        problems.push(`display equation #${i} ${label} is ${Math.round(need)} px wide in a ${Math.round(box)} px ` +
+                      `column at ${W} px: ${text(el.querySelector('mjx-assistive-mml') || el)}`);
+      }
+    });
+  }
+  document.querySelectorAll('div.cell_output pre, div.output pre').forEach((el, i) => {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      problems.push(`output line cut off at ${W} px (${el.scrollWidth} px in a ${el.clientWidth} px box): ` +
+                    `${text(el)}`);
+    }
+  });
+  return problems;
+}
+"""
 
 # Runs in the page: every problem a reader would see, as a list of strings.
 PAGE_PROBLEMS_JS = r"""
@@ -225,9 +263,10 @@ def browser(server: str) -> Iterator[Any]:
             shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("page_name", PAGES)
-def test_book_page_renders(page_name: str, server: str, browser: Any) -> None:
-    """The page typesets its math, shows its images and widgets, and raises no JS error."""
+def test_book_page_renders(page_name: str, width: int, server: str, browser: Any) -> None:
+    """The page typesets its math, shows its images and widgets, raises no JS error, and cuts nothing off."""
     html_file = HTML_DIR / f"{page_name}.html"
     assert html_file.is_file(), f"{page_name} is in _toc.yml but {html_file} was not built"
 
@@ -236,6 +275,7 @@ def test_book_page_renders(page_name: str, server: str, browser: Any) -> None:
     url = f"{server}/{page_name}.html"
     problems: list[str] = []
     page = browser.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
 
     def on_console(msg: Any) -> None:
         if msg.type != "error":
@@ -286,13 +326,14 @@ def test_book_page_renders(page_name: str, server: str, browser: Any) -> None:
         except PlaywrightTimeoutError:
             pass
         problems.extend(page.evaluate(PAGE_PROBLEMS_JS))
+        problems.extend(page.evaluate(LAYOUT_PROBLEMS_JS, width >= 1000))
 
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        shot = SCREENSHOT_DIR / f"{Path(page_name).name}.png"
+        shot = SCREENSHOT_DIR / f"{Path(page_name).name}-{width}.png"
         # a viewport as tall as the page (capped) instead of full_page=True, whose emulation
         # lets the theme's sticky sidebar scroll sideways in the picture
         height = int(page.evaluate("() => document.documentElement.scrollHeight"))
-        page.set_viewport_size({"width": 1200, "height": max(900, min(height, MAX_SHOT_HEIGHT))})
+        page.set_viewport_size({"width": width, "height": max(900, min(height, MAX_SHOT_HEIGHT))})
         page.evaluate("() => window.scrollTo(0, 0)")
         page.screenshot(path=str(shot))
     finally:
