@@ -100,8 +100,8 @@ def roofline_gflops(dtype: torch.dtype, device: torch.device, *, size: int = 102
 
 def _data(n: int, d: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(n)
-    x = torch.randn(n, d, generator=g, dtype=torch.float64)
-    s = -x / torch.tensor([1.0, 1.5, 0.7] + [1.0] * (d - 3), dtype=torch.float64)[:d] ** 2 + 0.3 * torch.sin(2 * x)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64, device="cpu")
+    s = -x / torch.tensor([1.0, 1.5, 0.7] + [1.0] * (d - 3), dtype=torch.float64, device="cpu")[:d] ** 2 + 0.3 * torch.sin(2 * x)
     return x.to(dtype=dtype, device=device), s.to(dtype=dtype, device=device)
 
 

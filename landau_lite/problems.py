@@ -83,7 +83,7 @@ def _real_tensor64(value: object, name: str, what: str) -> torch.Tensor:
         return value.detach().to(dtype=torch.float64, device="cpu")
     if isinstance(value, Sequence) and not isinstance(value, str):
         try:
-            return torch.tensor(value, dtype=torch.float64)
+            return torch.tensor(value, dtype=torch.float64, device="cpu")
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"{name} must be {what} of real numbers ({exc})") from exc
     raise TypeError(f"{name} must be {what} (a sequence, a NumPy array or a tensor), got {type(value).__name__}")
@@ -464,10 +464,10 @@ class BKW(Problem):
     def _moments(self, t):
         d = self.d
         return {
-            "mean": torch.zeros(d, dtype=torch.float64),
-            "cov": torch.eye(d, dtype=torch.float64),
-            "energy": torch.tensor(float(d), dtype=torch.float64),
-            "m4": torch.tensor(self.fourth_moment(t), dtype=torch.float64),
+            "mean": torch.zeros(d, dtype=torch.float64, device="cpu"),
+            "cov": torch.eye(d, dtype=torch.float64, device="cpu"),
+            "energy": torch.tensor(float(d), dtype=torch.float64, device="cpu"),
+            "m4": torch.tensor(self.fourth_moment(t), dtype=torch.float64, device="cpu"),
         }
 
 
@@ -568,7 +568,7 @@ _DEFAULT_ANISO_DIAG = (1.8, 0.2)
 
 
 def _default_diag(d: int, head: Sequence[float]) -> torch.Tensor:
-    return torch.tensor(list(head) + [1.0] * (d - len(head)), dtype=torch.float64)
+    return torch.tensor(list(head) + [1.0] * (d - len(head)), dtype=torch.float64, device="cpu")
 
 
 class AnisotropicGaussian(_GaussianMixtureProblem):
@@ -599,8 +599,8 @@ class AnisotropicGaussian(_GaussianMixtureProblem):
         d = check_dim(d)
         cov = _as_spd64(_default_diag(d, _DEFAULT_ANISO_DIAG) if cov0 is None else cov0, d, "cov0")
         super().__init__(name=name or _default_name("aniso", gamma), d=d, gamma=gamma, C=C, t0=t0,
-                         means=torch.zeros(1, d, dtype=torch.float64), cov=cov,
-                         weights=torch.ones(1, dtype=torch.float64))
+                         means=torch.zeros(1, d, dtype=torch.float64, device="cpu"), cov=cov,
+                         weights=torch.ones(1, dtype=torch.float64, device="cpu"))
 
 
 class GaussianMixture(_GaussianMixtureProblem):
@@ -628,7 +628,7 @@ class GaussianMixture(_GaussianMixtureProblem):
         cov_t = _as_spd64(_default_diag(d, (0.8, 0.2)) if cov is None else cov, d, "cov")
         super().__init__(name=name or _default_name("mixture", gamma), d=d, gamma=gamma, C=C, t0=t0,
                          means=torch.stack([mu_t, -mu_t]), cov=cov_t,
-                         weights=torch.full((2,), 0.5, dtype=torch.float64))
+                         weights=torch.full((2,), 0.5, dtype=torch.float64, device="cpu"))
 
 
 class TwoBump2D(_GaussianMixtureProblem):
@@ -655,7 +655,7 @@ class TwoBump2D(_GaussianMixtureProblem):
                  u2: object = (0.0, -1.0), t0: float = 0.0, name: str = "two_bump") -> None:
         means = torch.stack([_as_vector64(u1, 2, "u1"), _as_vector64(u2, 2, "u2")])
         super().__init__(name=name, d=2, gamma=gamma, C=C, t0=t0, means=means,
-                         cov=torch.eye(2, dtype=torch.float64), weights=torch.full((2,), 0.5, dtype=torch.float64))
+                         cov=torch.eye(2, dtype=torch.float64, device="cpu"), weights=torch.full((2,), 0.5, dtype=torch.float64, device="cpu"))
 
 
 def _default_name(prefix: str, gamma: object) -> str:
@@ -696,7 +696,7 @@ class Maxwellian(Problem):
                  t0: float = 0.0, name: str = "maxwellian") -> None:
         d = check_dim(d)
         self.T = check_positive(T, "T")
-        self.mean = torch.zeros(d, dtype=torch.float64) if mean is None else _as_vector64(mean, d, "mean")
+        self.mean = torch.zeros(d, dtype=torch.float64, device="cpu") if mean is None else _as_vector64(mean, d, "mean")
         super().__init__(name=name, d=d, gamma=gamma, C=C, t0=t0)
 
     @property
@@ -722,7 +722,7 @@ class Maxwellian(Problem):
         u2 = (u * u).sum()
         return {
             "mean": u.clone(),
-            "cov": T * torch.eye(d, dtype=torch.float64),
+            "cov": T * torch.eye(d, dtype=torch.float64, device="cpu"),
             "energy": u2 + d * T,
             "m4": u2 * u2 + (2 * d + 4) * T * u2 + d * (d + 2) * T * T,
         }
@@ -848,10 +848,10 @@ class IsotropicCoulomb(Problem):
     def _moments(self, t):
         m4 = self.radial.moments(self._s(t))["m4"]
         return {
-            "mean": torch.zeros(3, dtype=torch.float64),
-            "cov": torch.eye(3, dtype=torch.float64),
-            "energy": torch.tensor(3.0, dtype=torch.float64),
-            "m4": torch.tensor(m4, dtype=torch.float64),
+            "mean": torch.zeros(3, dtype=torch.float64, device="cpu"),
+            "cov": torch.eye(3, dtype=torch.float64, device="cpu"),
+            "energy": torch.tensor(3.0, dtype=torch.float64, device="cpu"),
+            "m4": torch.tensor(m4, dtype=torch.float64, device="cpu"),
         }
 
 
