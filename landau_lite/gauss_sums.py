@@ -28,7 +28,8 @@ import functools
 import torch
 from torch import Tensor
 
-from .pairs import PairKernel, pair_reduce
+from .distributed import ring_pair_reduce
+from .pairs import PairKernel
 
 __all__ = ["log_gauss_sum", "gauss_weighted_differences"]
 
@@ -74,24 +75,27 @@ def _apply_kernel(d: int) -> PairKernel:
 
 
 def _shift_and_log_sum(v: Tensor, y: Tensor, inv_eps: Tensor, backend: str, chunk_size: int | None,
-                       self_query: bool) -> tuple[Tensor, Tensor]:
+                       self_query: bool, group: object) -> tuple[Tensor, Tensor]:
     d = y.shape[1]
     vt, yt = v.T.contiguous(), y.T.contiguous()
     if self_query:
         m = torch.zeros(v.shape[0], dtype=v.dtype, device=v.device)
     else:
-        m = pair_reduce(_min_kernel(d), vt, yt, backend=backend, chunk_size=chunk_size)[0]
+        m = ring_pair_reduce(_min_kernel(d), vt, yt, group=group, combine="min", backend=backend,
+                             chunk_size=chunk_size)[0]
     rows = torch.cat([vt, m[None]])
-    S = torch.log(pair_reduce(_sum_kernel(d), rows, yt, inv_eps.reshape(1), backend=backend,
-                              chunk_size=chunk_size)[0])
+    S = torch.log(ring_pair_reduce(_sum_kernel(d), rows, yt, inv_eps.reshape(1), group=group, backend=backend,
+                                   chunk_size=chunk_size)[0])
     return m, S
 
 
 def log_gauss_sum(v: Tensor, y: Tensor, epsilon: float | Tensor, *, backend: str = "auto",
-                  chunk_size: int | None = None) -> Tensor:
+                  chunk_size: int | None = None, group: object = None) -> Tensor:
     r""":math:`L_i=\log\sum_l e^{-|v_i-y_l|^2/\varepsilon}` for ``v`` ``(M, d)`` and ``y`` ``(N, d)``, shape ``(M,)``.
 
     Pass ``v is y`` for the sum of the sources over themselves (then :math:`L_i\ge0` and no minimum pass is needed).
+    In a distributed run (``group``, :mod:`landau_lite.distributed`) ``y`` is this rank's shard and the sum runs over
+    the sources of every rank.
     The caller validates the arguments (this is the kernel behind :func:`landau_lite.diagnostics.log_kde_density`
     and :func:`landau_lite.scores.blob_score`).
 
@@ -102,12 +106,12 @@ def log_gauss_sum(v: Tensor, y: Tensor, epsilon: float | Tensor, *, backend: str
         -245025.0
     """
     inv_eps = torch.as_tensor(1.0 / epsilon, dtype=y.dtype, device=y.device)
-    m, S = _shift_and_log_sum(v, y, inv_eps, backend, chunk_size, v is y)
+    m, S = _shift_and_log_sum(v, y, inv_eps, backend, chunk_size, v is y, group)
     return S - m * inv_eps
 
 
 def gauss_weighted_differences(v: Tensor, y: Tensor, epsilon: float, log_z: Tensor, *, backend: str = "auto",
-                               chunk_size: int | None = None) -> Tensor:
+                               chunk_size: int | None = None, group: object = None) -> Tensor:
     r""":math:`G_i=\sum_l\big(e^{-D_{il}-L_i}+e^{-D_{il}-Z_l}\big)(v_i-y_l)`, shape ``(M, d)``, with ``log_z`` = :math:`Z_l`.
 
     Every exponential is :math:`\le1` when :math:`Z_l\ge0` (true for :math:`Z=` ``log_gauss_sum(y, y, eps)``), so
@@ -117,8 +121,8 @@ def gauss_weighted_differences(v: Tensor, y: Tensor, epsilon: float, log_z: Tens
     if v is y:   # self query: m = 0 and S = L = Z
         m, S = torch.zeros_like(log_z), log_z
     else:
-        m, S = _shift_and_log_sum(v, y, inv_eps, backend, chunk_size, False)
+        m, S = _shift_and_log_sum(v, y, inv_eps, backend, chunk_size, False, group)
     rows = torch.cat([v.T, m[None], S[None]]).contiguous()
     cols = torch.cat([y.T, log_z[None]]).contiguous()
-    return pair_reduce(_apply_kernel(y.shape[1]), rows, cols, inv_eps.reshape(1), backend=backend,
-                       chunk_size=chunk_size).T
+    return ring_pair_reduce(_apply_kernel(y.shape[1]), rows, cols, inv_eps.reshape(1), group=group,
+                            backend=backend, chunk_size=chunk_size).T

@@ -43,8 +43,10 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 import torch
+import torch.distributed as dist
 
 from ._checks import check_choice, check_positive, check_real
+from .distributed import is_distributed
 from .velocity import VelocityField, velocity
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,8 +99,9 @@ class FiniteGuard:
 
     _NONE = 2**62
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, process_group: object = None) -> None:
         self._first = torch.full((), self._NONE, dtype=torch.int64, device=device)
+        self._group = process_group                  # a distributed run agrees on the first failure of any rank
         self._labels: list[tuple[int, str]] = []     # (step, quantity) of the checks since the last clean read
         self._offset = 0                             # number of checks before those
         self._step = 0
@@ -121,6 +124,8 @@ class FiniteGuard:
 
     def first_failure(self) -> tuple[int, str] | None:
         """``(step, quantity)`` of the first non-finite array, or ``None`` (reads the device flag)."""
+        if is_distributed(self._group):
+            dist.all_reduce(self._first, op=dist.ReduceOp.MIN, group=self._group)
         number = int(self._first)
         if number == self._NONE:
             self._offset += len(self._labels)
@@ -156,18 +161,20 @@ class Drift:
     """
 
     def __init__(self, score: "ScoreMethod", *, gamma: float, C: float, backend: str = "auto",
-                 guard: FiniteGuard | None = None) -> None:
+                 guard: FiniteGuard | None = None, process_group: object = None) -> None:
         self.score = score
         self.gamma = float(gamma)
         self.C = float(C)
         self.backend = backend
         self.guard = guard
+        self.process_group = process_group
         self._fields: dict[int, VelocityField] = {}
 
     def field(self, d: int) -> VelocityField:
         """The :class:`~landau_lite.velocity.VelocityField` of this kernel in dimension ``d`` (built once)."""
         if d not in self._fields:
-            self._fields[d] = VelocityField(d, self.gamma, self.C, backend=self.backend)
+            self._fields[d] = VelocityField(d, self.gamma, self.C, backend=self.backend,
+                                            process_group=self.process_group)
         return self._fields[d]
 
     def __call__(self, x: torch.Tensor, t: float, *, stage: str = "") -> tuple[torch.Tensor, torch.Tensor]:

@@ -48,6 +48,7 @@ where :math:`U[\delta]` is the particle velocity with :math:`\delta` in place of
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -55,9 +56,11 @@ from numbers import Integral, Real
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
+import torch.distributed as dist
 
 from ._checks import check_choice, check_dim, check_gamma, check_int, check_particles, check_positive, check_real
 from .device import pick_device
+from .distributed import gather_rows, is_distributed, rank, shard_bounds, world
 from .integrators import METHODS, Drift, FiniteGuard, Integrator, all_finite, make_integrator
 from .problems import PROBLEMS, Problem, get_problem
 from .recorders import Recorder, RecordState, default_recorders
@@ -353,6 +356,7 @@ class Simulation:
     callback: Callable | None
     recorders: tuple[Recorder, ...]
     grid: TimeGrid = field(repr=False)
+    process_group: Any = field(default=None, repr=False)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -361,7 +365,8 @@ class Simulation:
               device: str | torch.device = "auto", dtype: torch.dtype | str = torch.float64,
               record_every: int | float = 1, snapshot_times: Sequence[float] = (), backend: str = "auto",
               progress: bool = True, x0: torch.Tensor | None = None, score_kwargs: dict | None = None,
-              callback: Callable | None = None, recorders: Sequence[Recorder] | None = None) -> "Simulation":
+              callback: Callable | None = None, recorders: Sequence[Recorder] | None = None,
+              process_group: Any = None) -> "Simulation":
         """Validate the arguments of :func:`simulate` and build the pieces (problem, score, integrator, grid)."""
         n = check_int(n, "n", lo=2)
         dt = check_positive(dt, "dt")
@@ -377,6 +382,9 @@ class Simulation:
         if score_kwargs is not None and not isinstance(score_kwargs, dict):
             raise TypeError(f"score_kwargs must be a dict or None, got {type(score_kwargs).__name__}")
         recorders = _check_recorders(recorders)
+        if process_group is not None and not (dist.is_available() and dist.is_initialized()):
+            raise ValueError("process_group needs torch.distributed to be initialised (torchrun, or "
+                             "torch.distributed.init_process_group)")
 
         # problem
         if isinstance(problem, str):
@@ -457,7 +465,7 @@ class Simulation:
         return cls(problem=problem_obj, score=score_obj, score_name=score_name, n=n, dt=dt, t0=t0, t_end=t_end,
                    integrator=integrator, seed=seed, device=device, dtype=dtype, record_every=record_every,
                    snapshot_times=tuple(snaps), backend=backend, progress=progress, x0=x0, callback=callback,
-                   recorders=recorders, grid=grid)
+                   recorders=recorders, grid=grid, process_group=process_group)
 
     @property
     def method(self) -> str:
@@ -498,10 +506,13 @@ class Simulation:
         run = self.new_run()
         problem, score, callback = self.problem, self.score, self.callback
         gamma, C = float(problem.gamma), float(problem.C)
-        guard = FiniteGuard(self.device)
-        drift = Drift(score, gamma=gamma, C=C, backend=self.backend, guard=guard)
-        checked_inputs = score.check_inputs
+        group = self.process_group if is_distributed(self.process_group) else None
+        full = functools.partial(gather_rows, group=group)     # a distributed run records every rank's rows
+        guard = FiniteGuard(self.device, group)
+        drift = Drift(score, gamma=gamma, C=C, backend=self.backend, guard=guard, process_group=group)
+        checked_inputs, score_group = score.check_inputs, score.process_group
         score.check_inputs = False           # the guard checks on the device; update() need not read back
+        score.process_group = group
         diag_recorders = [r for r in self.recorders if r.section == "diagnostics"]
         ref_recorders = [r for r in self.recorders if r.section == "reference"]
         start = time.perf_counter()
@@ -529,17 +540,20 @@ class Simulation:
             t_fail = times.get(k_fail, t)
             run.steps = k_fail
             run.status = f"stopped: non-finite {quantity} at step {k_fail}, t={t_fail:.6g}"
-            run.x_final = x.detach().cpu().clone()
+            run.x_final = full(x).detach().cpu().clone()
             run.wall_time = time.perf_counter() - start
             raise NonFiniteError(f"non-finite {quantity} at step {k_fail}, t={t_fail:.6g} (problem "
                                  f"{run.problem!r}, score {run.score!r}, dt={run.dt:g}); the partial run is "
                                  f"attached as .run ({k_fail} steps completed)", run, step=k_fail, t=t_fail,
                                  quantity=quantity)
 
-        bar = tqdm(total=self.grid.steps, disable=not self.progress, desc=f"{run.problem}/{run.score}",
-                   unit="step")
+        bar = tqdm(total=self.grid.steps, disable=not self.progress or rank(group) != 0,
+                   desc=f"{run.problem}/{run.score}", unit="step")
         try:
             x = self.initial_particles()
+            if group is not None:           # this rank's contiguous shard of the (seeded, identical) sample
+                a, b = shard_bounds(self.n, world(group), rank(group))
+                x = x[a:b].clone()
             phase = "fit"
             score.initialize(x, self.t0, problem)
             phase = "loop"
@@ -557,9 +571,11 @@ class Simulation:
                     flush()
                     last_synced = (k, t)
                     if point.record:
-                        self._record(run, diag_recorders, ref_recorders, entry, x, s, U, start)
+                        if group is not None:
+                            entry.exact_score = None if entry.exact_score is None else full(entry.exact_score)
+                        self._record(run, diag_recorders, ref_recorders, entry, full(x), full(s), full(U), start)
                     for tau in point.snapshots:
-                        run.snapshots[tau] = x.detach().cpu().clone()
+                        run.snapshots[tau] = full(x).detach().cpu().clone()
                     if callback is not None and callback(k, t, x, s, U):
                         run.status = f"stopped by callback at step {k}, t={t:.6g}"
                         break
@@ -593,7 +609,7 @@ class Simulation:
             where = {"setup": "before the first step", "fit": "during the score's initial fit"}.get(
                 phase, f"at step {k}, t={t:.6g}")
             run.status = f"failed: {type(exc).__name__} {where}"
-            run.x_final = None if x is None else x.detach().cpu().clone()
+            run.x_final = None if x is None else x.detach().cpu().clone()    # (this rank's rows: no collective here)
             run.wall_time = time.perf_counter() - start
             try:
                 exc.run = run  # type: ignore[attr-defined]
@@ -602,8 +618,8 @@ class Simulation:
             raise
         finally:
             bar.close()
-            score.check_inputs = checked_inputs
-        run.x_final = None if x is None else x.detach().cpu().clone()
+            score.check_inputs, score.process_group = checked_inputs, score_group
+        run.x_final = None if x is None else full(x).detach().cpu().clone()
         run.wall_time = time.perf_counter() - start
         return run
 
@@ -642,7 +658,8 @@ def simulate(problem: Problem | str, score: ScoreMethod | str = "exact", *, n: i
              dtype: torch.dtype | str = torch.float64, record_every: int | float = 1,
              snapshot_times: Sequence[float] = (), backend: str = "auto", progress: bool = True,
              x0: torch.Tensor | None = None, score_kwargs: dict | None = None,
-             callback: Callable | None = None, recorders: Sequence[Recorder] | None = None) -> Run:
+             callback: Callable | None = None, recorders: Sequence[Recorder] | None = None,
+             process_group: Any = None) -> Run:
     r"""Simulate the particle Landau equation :math:`\dot X_i = U_i[s]` from ``t0`` to ``t_end``.
 
     Each step (forward Euler; Heun analogously, see :class:`~landau_lite.integrators.Heun`):
@@ -684,6 +701,13 @@ def simulate(problem: Problem | str, score: ScoreMethod | str = "exact", *, n: i
             device's non-finite flag is read at every grid point.
         recorders: the :class:`~landau_lite.recorders.Recorder` objects that fill the run at recorded times
             (default :func:`~landau_lite.recorders.default_recorders`).
+        process_group: a ``torch.distributed`` process group (e.g. ``torch.distributed.group.WORLD`` under
+            ``torchrun``) to spread the run over its processes: every rank samples the same ``n`` particles and
+            keeps its contiguous shard of about ``n / P``; pair sums run over every rank's particles
+            (:mod:`landau_lite.distributed`); a neural score trains data-parallel (gradients all-reduced); the
+            recorded diagnostics, snapshots and ``x_final`` hold every rank's particles, so the returned
+            :class:`Run` is the same on every rank (let one rank write it). ``callback`` receives this rank's
+            shard. ``None`` (default): one process.
 
     Returns:
         a :class:`Run`. Every argument is validated before any compute (``ValueError``/``TypeError``
@@ -713,4 +737,4 @@ def simulate(problem: Problem | str, score: ScoreMethod | str = "exact", *, n: i
     return Simulation.build(problem, score, n=n, dt=dt, t_end=t_end, t0=t0, method=method, seed=seed,
                             device=device, dtype=dtype, record_every=record_every, snapshot_times=snapshot_times,
                             backend=backend, progress=progress, x0=x0, score_kwargs=score_kwargs,
-                            callback=callback, recorders=recorders).run()
+                            callback=callback, recorders=recorders, process_group=process_group).run()

@@ -43,6 +43,7 @@ import torch
 
 from ._checks import check_choice, check_gamma, check_int, check_pair, check_particles, check_points, check_positive
 from .kernel import radial_power
+from .distributed import all_reduce_sum, is_distributed, ring_pair_reduce
 from .pairs import PairKernel, pair_reduce
 
 __all__ = [
@@ -221,6 +222,29 @@ def _velocity_moments(xq: torch.Tensor, sq: torch.Tensor, x: torch.Tensor, s: to
             - n * aq * a - q @ Maa - c * a + v3)
 
 
+def _velocity_moments_global(x: torch.Tensor, s: torch.Tensor, n: torch.Tensor, group: object) -> torch.Tensor:
+    """:func:`_velocity_moments` for this rank's rows with the moments of every rank's particles (two all-reduces)."""
+    d = x.shape[1]
+    means = all_reduce_sum(torch.cat([x.sum(0), s.sum(0)]), group) / n
+    xm, sm = means[:d], means[d:]
+    a_j, q_j = x - xm, s - sm
+    a2_j = (a_j * a_j).sum(1, keepdim=True)
+    aq_j = (a_j * q_j).sum(1, keepdim=True)
+    packed = torch.cat([a2_j.sum().reshape(1), (a_j.T @ a_j).reshape(-1), (a_j.T @ q_j).reshape(-1),
+                        aq_j.sum().reshape(1), (a2_j * q_j).sum(0), (aq_j * a_j).sum(0)])
+    packed = all_reduce_sum(packed, group)
+    S, c = packed[0], packed[1 + 2 * d * d]
+    Maa = packed[1:1 + d * d].reshape(d, d)
+    Maq = packed[1 + d * d:1 + 2 * d * d].reshape(d, d)
+    v2 = packed[2 + 2 * d * d:2 + 2 * d * d + d]
+    v3 = packed[2 + 2 * d * d + d:]
+    a, q = a_j, q_j
+    a2 = a2_j
+    aq = aq_j
+    return (n * a2 * q + a @ (2.0 * Maq - Maq.T) + S * q - v2
+            - n * aq * a - q @ Maa - c * a + v3)
+
+
 # ----------------------------------------------------------------------------------------------
 # validation shared by the public functions
 # ----------------------------------------------------------------------------------------------
@@ -287,7 +311,10 @@ class VelocityField:
 
     Args:
         d: dimension (``>= 2``); gamma: exponent in :math:`[-d-1, 1]`; C: collision constant ``> 0``;
-        backend: as in :func:`velocity`; chunk_size: rows per block (``>= 1``) or None.
+        backend: as in :func:`velocity`; chunk_size: rows per block (``>= 1``) or None;
+        process_group: a ``torch.distributed`` group (or ``None``, the default group when one is initialised):
+            in a distributed run ``x`` and ``s`` are this rank's shard, the sum runs over every rank's particles
+            (:mod:`landau_lite.distributed`), and :math:`N` is the total number of particles.
 
     Example:
         >>> field = VelocityField(3, -3.0, C=1.0)
@@ -299,20 +326,34 @@ class VelocityField:
     """
 
     def __init__(self, d: int, gamma: float, C: float = 1.0, *, backend: str = "auto",
-                 chunk_size: int | None = None) -> None:
+                 chunk_size: int | None = None, process_group: object = None) -> None:
         self.d = check_int(d, "d", lo=2)
         self.gamma = check_gamma(gamma, self.d)
         self.C = check_positive(C, "C")
         self.backend = backend
         _resolve_backend(backend, self.gamma)
         self.chunk_size = None if chunk_size is None else check_int(chunk_size, "chunk_size", lo=1)
+        self.process_group = process_group
 
     def __repr__(self) -> str:
         return f"VelocityField(d={self.d}, gamma={self.gamma:g}, C={self.C:g}, backend={self.backend!r})"
 
     def __call__(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """:math:`U_i` for particles ``x`` and scores ``s`` (both ``(N, d)``, same dtype and device)."""
+        if is_distributed(self.process_group):
+            return self._distributed(x, s)
         return _pair_velocity(x, s, x, s, self.gamma, self.C, self.backend, self.chunk_size)
+
+    def _distributed(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """This rank's rows of :math:`U` against every rank's particles (ring of blocks, or global moments)."""
+        group = self.process_group
+        n = all_reduce_sum(torch.tensor(float(x.shape[0]), dtype=x.dtype, device=x.device), group)
+        if _resolve_backend(self.backend, self.gamma) == "moments":
+            return _velocity_moments_global(x, s, n, group) * (-self.C / n)
+        rows = torch.cat([x, s], dim=1).T.contiguous()
+        total = ring_pair_reduce(velocity_kernel(self.d, self.gamma), rows, rows, group=group,
+                                 backend=_engine(self.backend), chunk_size=self.chunk_size)
+        return total.T * (-self.C / n)
 
     def at(self, v: torch.Tensor, s_v: torch.Tensor, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """The field at query points ``v`` with score values ``s_v`` (see :func:`velocity_at`)."""
@@ -322,7 +363,9 @@ class VelocityField:
         r"""0-dim tensor :math:`\frac1{N^2}\sum_{i,j}(\delta_i-\delta_j)\cdot A(x_i-x_j)(\delta_i-\delta_j)
         =-\frac2N\sum_i\delta_i\cdot U_i[\delta]` (clamped at 0 against round-off)."""
         U = self(x, delta)
-        return ((-2.0 / x.shape[0]) * (delta * U).sum()).clamp_min(0.0) + 0.0   # (+0.0: no -0.0)
+        n = all_reduce_sum(torch.tensor(float(x.shape[0]), dtype=x.dtype, device=x.device), self.process_group)
+        total = all_reduce_sum((delta * U).sum(), self.process_group)
+        return ((-2.0 / n) * total).clamp_min(0.0) + 0.0   # (+0.0: no -0.0)
 
     def cross_pair_loss(self, y: torch.Tensor, delta_y: torch.Tensor, x: torch.Tensor, delta: torch.Tensor,
                         weights: torch.Tensor | None = None) -> torch.Tensor:

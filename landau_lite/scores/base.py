@@ -72,6 +72,10 @@ class ScoreMethod(ABC):
 
     name: str = "score"
     check_inputs: bool = True
+    #: ``torch.distributed`` group of a distributed run (``None``: one process). :func:`landau_lite.simulate` sets it
+    #: for the duration of a run with ``process_group``: the particles passed to :meth:`update` are then this rank's
+    #: shard; the blob score sums over every rank's particles, a neural score trains data-parallel.
+    process_group: Any = None
 
     def __init__(self) -> None:
         self.last_loss: float | None = None

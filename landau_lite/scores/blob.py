@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_choice, check_int, check_particles, check_points, check_positive, check_real
+from ..distributed import gather_rows
 from ..gauss_sums import gauss_weighted_differences, log_gauss_sum
 from .base import ScoreMethod, _check_state
 
@@ -159,19 +160,21 @@ class BlobScore(ScoreMethod):
         self._pending: Tensor | None = None
 
     def _bandwidth(self, x: Tensor) -> float:
+        if not isinstance(self.rule, str) and not callable(self.rule):
+            return float(self.rule)
+        x = gather_rows(x, self.process_group)       # a rule sees every rank's particles
         if isinstance(self.rule, str):
             return blob_bandwidth(x)
-        if callable(self.rule):
-            return check_positive(self.rule(x), "epsilon(x)")
-        return float(self.rule)
+        return check_positive(self.rule(x), "epsilon(x)")
 
     def _set_particles(self, x: Tensor) -> Tensor:
         """Store the particles and their log-normalisers :math:`Z_l`; return the score at the particles."""
         assert self.epsilon is not None
         self.x = x
-        self._logz = log_gauss_sum(x, x, self.epsilon, backend=self.backend, chunk_size=self.chunk_size)
+        group = self.process_group
+        self._logz = log_gauss_sum(x, x, self.epsilon, backend=self.backend, chunk_size=self.chunk_size, group=group)
         return gauss_weighted_differences(x, x, self.epsilon, self._logz, backend=self.backend,
-                                          chunk_size=self.chunk_size) * (-2.0 / self.epsilon)
+                                          chunk_size=self.chunk_size, group=group) * (-2.0 / self.epsilon)
 
     def initialize(self, x0: Tensor, t0: float, problem: Any = None) -> None:
         """Fix the bandwidth from ``x0`` (for ``"auto"``/callable rules) and store the particles."""
@@ -209,7 +212,7 @@ class BlobScore(ScoreMethod):
         _check_state(v, "v", self.x.shape[1], self.x.dtype, self.x.device)
         _check_blob_range(v, self.epsilon, "v")
         return gauss_weighted_differences(v, self.x, self.epsilon, self._logz, backend=self.backend,
-                                          chunk_size=self.chunk_size) * (-2.0 / self.epsilon)
+                                          chunk_size=self.chunk_size, group=self.process_group) * (-2.0 / self.epsilon)
 
     def __repr__(self) -> str:
         return f"BlobScore(epsilon={self.rule!r})"
