@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true",
                      help="overwrite an existing --out file (without it an existing file is an error, exit 4)")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    run.add_argument("--distributed", action="store_true",
+                     help="spread the run over the processes of torchrun (one per GPU; gloo on CPUs): launch "
+                          "`torchrun --standalone --nproc_per_node=P -m landau_lite -- run --distributed ...`; "
+                          "--device is then each rank's own (cuda:LOCAL_RANK or cpu); rank 0 writes --out")
     run.set_defaults(subparser=run)
 
     sub.add_parser("bench", help="benchmarks (arguments are passed to landau_lite.bench)", add_help=False)
@@ -245,23 +249,44 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             score_kwargs[key] = json.loads(text)
         except json.JSONDecodeError:
             score_kwargs[key] = text
+    group, device, writer = None, args.device, True
+    if args.distributed:
+        import torch.distributed as dist
+
+        from .distributed import init_from_env
+        try:
+            device = init_from_env()
+        except RuntimeError as exc:
+            run_parser.error(f"argument --distributed: {exc}")
+        group, writer = dist.group.WORLD, dist.get_rank() == 0
     signals = _Signals()
     signals.install()
     started = False
     try:
         try:
             sim = Simulation.build(args.problem, args.score, n=args.n, dt=args.dt, t_end=args.t_end, t0=args.t0,
-                                   method=args.method, seed=args.seed, device=args.device, dtype=args.dtype,
-                                   record_every=args.record_every, backend=args.backend, progress=args.progress,
-                                   score_kwargs=score_kwargs or None)
+                                   method=args.method, seed=args.seed, device=device, dtype=args.dtype,
+                                   record_every=args.record_every, backend=args.backend,
+                                   progress=args.progress and writer, score_kwargs=score_kwargs or None,
+                                   process_group=group)
         except (ValueError, TypeError) as exc:
             _option_error(run_parser, exc)
+        if not writer:
+            args.out = None          # one rank writes the (identical) run
+        out_ok = True
         if args.out is not None:
             try:
                 check_output_path(args.out, overwrite=args.force)
             except OSError as exc:
                 print(f"error: argument --out: {exc.strerror or exc}; nothing was computed", file=sys.stderr)
-                return EXIT_OUTPUT
+                out_ok = False
+        if group is not None:        # every rank stops if the writer cannot write (no rank left in a collective)
+            import torch
+            flag = torch.tensor([1.0 if out_ok else 0.0], device=device)
+            dist.broadcast(flag, src=0, group=group)
+            out_ok = bool(flag.item())
+        if not out_ok:
+            return EXIT_OUTPUT
 
         code, message, run = EXIT_OK, None, None
         started = True
@@ -292,7 +317,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 code = EXIT_OUTPUT
             if signals.deferred is not None and code == EXIT_OK:
                 code = signals.exit_code()
-        if run is not None:
+        if run is not None and writer:
             print(run.summary() + where)
         if message is not None:
             saved = (f"partial run written to {args.out}" if where else

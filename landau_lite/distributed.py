@@ -12,7 +12,7 @@ round-off, and are bitwise reproducible for a fixed world size.
 
 Launch with ``torchrun`` (one process per GPU; ``LOCAL_RANK`` picks the device), e.g.::
 
-    torchrun --standalone --nproc_per_node=4 -m landau_lite run --distributed --problem bkw3_coulomb \
+    torchrun --standalone --nproc_per_node=4 -m landau_lite -- run --distributed --problem bkw3_coulomb \
         --score blob --n 1000000 --dt 0.01 --t-end 1 --out run.json
 
 Example (one process: the group is a ring of one, the result is the ordinary pair sum):
@@ -145,7 +145,7 @@ def init_from_env(backend: str | None = None) -> torch.device:
     """
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         raise RuntimeError("--distributed needs the environment of torchrun (RANK, WORLD_SIZE, MASTER_ADDR, ...): "
-                           "launch with `torchrun --nproc_per_node=P -m landau_lite run --distributed ...`")
+                           "launch with `torchrun --nproc_per_node=P -m landau_lite -- run --distributed ...`")
     use_cuda = torch.cuda.is_available()
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if use_cuda else torch.device("cpu")
     if use_cuda:
