@@ -80,6 +80,15 @@ def _differences(rows: torch.Tensor, cols: torch.Tensor, d: int):
     return zs, ws, r2, zw
 
 
+def _point_differences(rows: torch.Tensor, cols: torch.Tensor, d: int):
+    """:math:`z_k = v_k - x_k` per component and :math:`|z|^2` for rows ``v`` and columns ``x`` (first ``d`` rows)."""
+    zs = [rows[k][:, None] - cols[k][None, :] for k in range(d)]
+    r2 = zs[0] * zs[0]
+    for k in range(1, d):
+        r2 = r2 + zs[k] * zs[k]
+    return zs, r2
+
+
 def _coulomb_inverse(r2: torch.Tensor) -> torch.Tensor:
     r""":math:`1/|z|` with the value 0 (and a zero gradient) at :math:`z=0`."""
     pos = r2 > 0
@@ -127,10 +136,7 @@ def _matrix_kernel(d: int, gamma: float) -> PairKernel:
     pairs = [(k, l) for k in range(d) for l in range(k, d)]
 
     def fused(rows, cols, consts):
-        zs = [rows[k][:, None] - cols[k][None, :] for k in range(d)]
-        r2 = zs[0] * zs[0]
-        for k in range(1, d):
-            r2 = r2 + zs[k] * zs[k]
+        zs, r2 = _point_differences(rows, cols, d)
         p = radial_power(r2, gamma)
         diag = (p * r2).sum(1)
         return torch.stack([(diag if k == l else 0.0) - (p * zs[k] * zs[l]).sum(1) for k, l in pairs])
@@ -141,10 +147,7 @@ def _matrix_kernel(d: int, gamma: float) -> PairKernel:
 @functools.lru_cache(maxsize=None)
 def _drift_kernel(d: int, gamma: float) -> PairKernel:
     def fused(rows, cols, consts):
-        zs = [rows[k][:, None] - cols[k][None, :] for k in range(d)]
-        r2 = zs[0] * zs[0]
-        for k in range(1, d):
-            r2 = r2 + zs[k] * zs[k]
+        zs, r2 = _point_differences(rows, cols, d)
         p = radial_power(r2, gamma)
         return torch.stack([(p * z).sum(1) for z in zs])
 
@@ -176,11 +179,9 @@ def _drift_dot_kernel(d: int, gamma: float) -> PairKernel:
     r"""rows ``v`` (d, B), cols ``[x; s]`` (2d, N): :math:`\sum_j|v-x_j|^\gamma(v-x_j)\cdot s_j`, ``(1, B)``."""
 
     def fused(rows, cols, consts):
-        zs = [rows[k][:, None] - cols[k][None, :] for k in range(d)]
-        r2 = zs[0] * zs[0]
+        zs, r2 = _point_differences(rows, cols, d)
         zs_dot = zs[0] * cols[d][None, :]
         for k in range(1, d):
-            r2 = r2 + zs[k] * zs[k]
             zs_dot = zs_dot + zs[k] * cols[d + k][None, :]
         return (radial_power(r2, gamma) * zs_dot).sum(1)[None]
 
