@@ -159,28 +159,28 @@ def _check_problem(problem: Any) -> Problem:
 
 def sample_at(problem: Any, t: float, n: int, *, generator: torch.Generator | None = None,
               dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> torch.Tensor:
-    r"""``n`` exact samples of :math:`f(t,\cdot)` for problems known at every time (BKW, Maxwellian).
+    r"""``n`` exact samples of :math:`f(t,\cdot)` for a problem known at every time (``problem.exact_in_time``).
 
-    For :class:`~landau_lite.problems.BKW` the problem is rebuilt with ``t0 = t`` (its sampler draws
-    :math:`f(t_0)` exactly); a :class:`~landau_lite.problems.Maxwellian` is stationary.
+    :meth:`~landau_lite.problems.Problem.sample` with ``t``: BKW is sampled exactly, a Maxwellian is stationary, and
+    the isotropic Coulomb problem (``bkw3_coulomb``) draws the radius from its radial reference.
 
     Example:
         >>> from landau_lite.problems import get_problem
         >>> sample_at(get_problem("bkw3"), 7.0, 5, generator=torch.Generator().manual_seed(0)).shape
         torch.Size([5, 3])
+        >>> sample_at(get_problem("bkw3_coulomb"), 1.0, 4, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([4, 3])
     """
     problem = _check_problem(problem)
     t = check_real(t, "t")
     n = check_int(n, "n", lo=1)
-    if isinstance(problem, Maxwellian):
-        return problem.sample(n, generator=generator, dtype=dtype, device=device)
-    if isinstance(problem, BKW):
-        if t < problem.critical_time:
-            raise ValueError(f"t must be >= the critical time {problem.critical_time:.6g} of {problem.name!r}, got {t}")
-        at = BKW(problem.d, C=problem.C, c_bkw=problem.c_bkw, t0=t, name=problem.name)
-        return at.sample(n, generator=generator, dtype=dtype, device=device)
-    raise ValueError(f"problem must be a BKW or Maxwellian problem (exact samples at every t); "
-                     f"got {type(problem).__name__} {getattr(problem, 'name', '')!r}")
+    if not problem.exact_in_time:
+        raise ValueError(f"problem must be known at every time (exact_in_time), e.g. bkw3, bkw3_coulomb or a "
+                         f"Maxwellian; got {type(problem).__name__} {problem.name!r}")
+    if t < problem.t_min:
+        raise ValueError(f"t must be >= {problem.t_min:.6g}, the earliest time of {problem.name!r} (for BKW: its "
+                         f"critical time), got {t}")
+    return problem.sample(n, t=t, generator=generator, dtype=dtype, device=device)
 
 
 def maxwell_remainder(problem: Any, t: float, x: torch.Tensor, *, n_mc: int = 4000,
@@ -440,7 +440,7 @@ def kl_from_log_ratio(log_f: torch.Tensor, log_g: torch.Tensor) -> dict[str, flo
     both integrands are :math:`\ge0` (the :math:`\pm(r-1)` terms have mean zero and reduce the variance).
 
     Returns a dict with ``kl_fg``, ``kl_gf``, ``mass`` (:math:`\frac1N\sum r_i`, should be near 1) and the
-    standard errors ``se_fg``, ``se_gf``.
+    standard errors ``se_fg``, ``se_gf``, ``se_mass`` (of the three means).
 
     Example:
         >>> z = torch.zeros(10, dtype=torch.float64)
@@ -465,7 +465,7 @@ def kl_from_log_ratio(log_f: torch.Tensor, log_g: torch.Tensor) -> dict[str, flo
     b = r - 1.0 - lr
     n = math.sqrt(lr.numel())
     return {"kl_fg": float(a.mean()), "kl_gf": float(b.mean()), "mass": float(r.mean()),
-            "se_fg": float(a.std() / n), "se_gf": float(b.std() / n)}
+            "se_fg": float(a.std() / n), "se_gf": float(b.std() / n), "se_mass": float(r.std() / n)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -569,7 +569,8 @@ class CharacteristicTracker:
     differences, :func:`velocity_divergence` for :math:`\nabla\cdot U`). At recorded points it stores
 
     * ``entropy``: :math:`H(g)\approx\frac1M\sum_m\ell(Y_m)`;
-    * for problems exact in time: ``kl_fg``, ``kl_gf``, ``mass`` (:func:`kl_from_log_ratio`, :math:`r=f/g`);
+    * for problems exact in time: ``kl_fg``, ``kl_gf``, ``mass`` and their standard errors ``se_fg``, ``se_gf``,
+      ``se_mass`` (:func:`kl_from_log_ratio`, :math:`r=f/g`);
       ``loss_true``: the theorem's pair loss :math:`\mathcal L_t` with the true :math:`\delta=s-\nabla\log g`, outer
       weight :math:`f\otimes g` through the importance ratios :math:`r_m` (:func:`landau_lite.diagnostics.pair_weighted_loss`);
       ``rel_fisher``: :math:`I(f|g)=\int f|\nabla\log\frac fg|^2\approx\frac1M\sum_m r_m|\Phi(Y_m)|^2`;
@@ -606,7 +607,7 @@ class CharacteristicTracker:
         True
     """
 
-    KEYS = ("t", "kl_fg", "kl_gf", "mass", "se_fg", "se_gf", "entropy", "loss_true", "rel_fisher", "abar_loss",
+    KEYS = ("t", "kl_fg", "kl_gf", "mass", "se_fg", "se_gf", "se_mass", "entropy", "loss_true", "rel_fisher", "abar_loss",
             "pair_loss_fg", "remainder")
 
     def __init__(self, problem: Any, score: Callable[[torch.Tensor], torch.Tensor], *,
@@ -726,7 +727,7 @@ class CharacteristicTracker:
         y = self.y
         log_f = p.log_density(y, t)
         kl = kl_from_log_ratio(log_f, self.log_g)
-        for key in ("kl_fg", "kl_gf", "mass", "se_fg", "se_gf"):
+        for key in ("kl_fg", "kl_gf", "mass", "se_fg", "se_gf", "se_mass"):
             getattr(self, key).append(kl[key])
         if self.passive:
             assert self.grad_log_g is not None
