@@ -27,9 +27,9 @@ coefficients above from values on the grid), :func:`solve_radial_landau` → :cl
 mass-conserving; how the book gets Coulomb solutions accurate enough for Fisher information and KL between two
 solutions) and :class:`RadialReference` (a solution tabulated once and interpolated in :math:`(|v|, t)`, with
 Richardson-extrapolated moments: the reference of :class:`landau_lite.problems.IsotropicCoulomb`). The analysis
-functions built on the grid live in :mod:`landau_lite.analysis`:
-:func:`landau_lite.analysis.coercivity.radial_coercivity_constant` and
-:func:`landau_lite.analysis.stability.radial_key_terms`.
+functions built on this grid live in :mod:`landau_lite.analysis`, which this module does not import:
+:func:`landau_lite.analysis.coercivity.coercivity_constant_shells` (the coercivity constant of a radial density)
+and :func:`landau_lite.analysis.stability.radial_key_terms` (every term of Lemma 3.3 for two radial densities).
 
 For a density given as a *function* of the radius (not values on a grid),
 :func:`landau_lite.analysis.coercivity.radial_collision_eigenvalues` evaluates the same :math:`\lambda_\parallel,\lambda_\perp`
