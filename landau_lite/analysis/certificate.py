@@ -84,7 +84,8 @@ def abar_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
     .. math::
 
         \hat{\mathcal L}_{\bar a} = \frac1M\sum_m \delta(y_m)\cdot\bar a[g^N](y_m)\,\delta(y_m),\qquad
-        \bar a[g^N](v) = \frac CN\sum_j A(v-x_j),
+        \bar a[g^N](v) = \frac1N\sum_j A(v-x_j)\quad\text{(the kernel } A(z)=C|z|^\gamma(|z|^2I-z\otimes z)
+        \text{ contains } C),
 
     with :math:`y=x` (the particles) by default. On the particles,
     :math:`(\delta_i-\delta_j)\cdot A(\delta_i-\delta_j)\le 2\delta_i\cdot A\delta_i+2\delta_j\cdot A\delta_j` gives
@@ -503,16 +504,16 @@ def score_jacobian(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
 
 def velocity_divergence(v: torch.Tensor, s_v: torch.Tensor, jac_v: torch.Tensor, x: torch.Tensor, s: torch.Tensor,
                         *, gamma: float, C: float, chunk_size: int | None = None) -> torch.Tensor:
-    r"""Divergence of the particle velocity field :math:`U^s(v)=-\frac CN\sum_jA(v-x_j)(s(v)-s_j)` at points ``v``
-    (math.md §2.4):
+    r"""Divergence of the particle velocity field :math:`U^s(v)=-\frac1N\sum_jA(v-x_j)(s(v)-s_j)` at points ``v``
+    (the kernel :math:`A(z)=C|z|^\gamma(|z|^2I-z\otimes z)` contains the collision constant :math:`C`):
 
     .. math::
 
-        \nabla\cdot U^s(v) = -\frac CN\sum_{j}\Big[A(v-x_j):\nabla s(v)-(d-1)|v-x_j|^\gamma (v-x_j)\cdot(s(v)-s_j)\Big]
-        = -\bar a(v):J(v)-\bar b(v)\cdot s(v)-\frac{C(d-1)}N\sum_j|v-x_j|^\gamma (v-x_j)\cdot s_j ,
+        \nabla\cdot U^s(v) = -\frac1N\sum_{j}\Big[A(v-x_j):\nabla s(v)+(\nabla\cdot A)(v-x_j)\cdot(s(v)-s_j)\Big]
+        = -\bar a(v):J(v)-\bar b(v)\cdot s(v)+\frac1N\sum_j(\nabla\cdot A)(v-x_j)\cdot s_j ,
 
-    with :math:`\bar a(v)=\frac CN\sum_jA(v-x_j)`, :math:`\bar b(v)=\frac CN\sum_j(\nabla\cdot A)(v-x_j)`
-    (:math:`\nabla\cdot A(z)=-(d-1)|z|^\gamma z` and :math:`A` is symmetric); a term with :math:`v=x_j` is 0.
+    with :math:`\nabla\cdot A(z)=-C(d-1)|z|^\gamma z`, :math:`\bar a(v)=\frac1N\sum_jA(v-x_j)`,
+    :math:`\bar b(v)=\frac1N\sum_j(\nabla\cdot A)(v-x_j)` (:math:`A` is symmetric); a term with :math:`v=x_j` is 0.
     ``jac_v`` is :math:`J_{m,k,l}=\partial_ks_l(v_m)` (see :func:`score_jacobian`). Pass ``v = x`` for the divergence
     at the particles themselves. O(M + N) for :math:`\gamma=0`, chunked O(MN) otherwise.
 
@@ -568,7 +569,8 @@ class CharacteristicTracker:
     :math:`\ell=\log f_0`, :math:`\nabla\ell=\nabla\log f_0` (:math:`DU` and :math:`\nabla(\nabla\cdot U)` by central
     differences, :func:`velocity_divergence` for :math:`\nabla\cdot U`). At recorded points it stores
 
-    * ``entropy``: :math:`H(g)\approx\frac1M\sum_m\ell(Y_m)`;
+    * ``entropy``: :math:`H(g)\approx\frac1M\sum_m\ell(Y_m)`; ``log_g_max``: :math:`\max_m\ell(Y_m)` (a lower
+      estimate of :math:`\log\|g\|_\infty`);
     * for problems exact in time: ``kl_fg``, ``kl_gf``, ``mass`` and their standard errors ``se_fg``, ``se_gf``,
       ``se_mass`` (:func:`kl_from_log_ratio`, :math:`r=f/g`);
       ``loss_true``: the theorem's pair loss :math:`\mathcal L_t` with the true :math:`\delta=s-\nabla\log g`, outer
@@ -607,7 +609,7 @@ class CharacteristicTracker:
         True
     """
 
-    KEYS = ("t", "kl_fg", "kl_gf", "mass", "se_fg", "se_gf", "se_mass", "entropy", "loss_true", "rel_fisher", "abar_loss",
+    KEYS = ("t", "kl_fg", "kl_gf", "mass", "se_fg", "se_gf", "se_mass", "entropy", "log_g_max", "loss_true", "rel_fisher", "abar_loss",
             "pair_loss_fg", "remainder")
 
     def __init__(self, problem: Any, score: Callable[[torch.Tensor], torch.Tensor], *,
@@ -722,6 +724,7 @@ class CharacteristicTracker:
         assert self.log_g is not None and self.y is not None
         self.t.append(t)
         self.entropy.append(float(self.log_g.mean()))
+        self.log_g_max.append(float(self.log_g.max()))
         if not self.exact:
             return
         y = self.y

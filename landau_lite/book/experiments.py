@@ -393,7 +393,7 @@ def certificate_runs(problem: Problem | str, configs: Mapping[str, Mapping[str, 
                        callback=tr, record_every=every)
         t = tr.series("t")
         s = {key: tr.series(key) for key in ("kl_fg", "kl_gf", "se_fg", "mass", "se_mass", "loss_true", "abar_loss",
-                                             "rel_fisher", "remainder", "entropy")}
+                                             "rel_fisher", "remainder", "entropy", "log_g_max")}
         s["loss_proxy"] = tr.series("pair_loss_fg")
         s["step_t"], s["loss_logged"] = run.series("step_t"), run.series("step_weighted_loss")
         s["int_true"] = np.asarray(gw.cumulative_integral(t, s["loss_true"]))
