@@ -18,7 +18,8 @@ and the drift is :math:`\bar b[M_T](v) = -\lambda_\parallel(r)\,y/T`, so that
 :math:`\bar a[f]` and :math:`\bar b[f]` depend on :math:`f` only through its mass, mean :math:`u` and
 covariance :math:`\Sigma`, and the second (and fourth) moments obey closed linear ODEs.
 
-Every formula carries the collision constant :math:`C` of :math:`A_C(z) = C|z|^\gamma(|z|^2I - z\otimes z)`.
+Every formula carries the collision constant :math:`C`, which the kernel contains:
+:math:`A(z) = C|z|^\gamma(|z|^2I - z\otimes z)`, :math:`\bar a[f] = A*f`, :math:`\bar b[f] = (\nabla\cdot A)*f`.
 The coercivity constants built on these eigenvalues live in :mod:`landau_lite.analysis.coercivity`.
 """
 
@@ -234,7 +235,7 @@ def _maxwellian_eigs_at(v: torch.Tensor, T: object, C: object, mean: object,
 
 def maxwellian_collision_matrix(v: torch.Tensor, T: float, *, d: int | None = None, C: float = 1.0,
                                 mean: object = None) -> torch.Tensor:
-    r"""Collision matrix :math:`\bar a[M_T](v) = (A_C * M_T)(v)` of a Maxwellian, :math:`\gamma = -3`, :math:`d\in\{2,3\}`.
+    r"""Collision matrix :math:`\bar a[M_T](v) = (A * M_T)(v)` of a Maxwellian, :math:`\gamma = -3`, :math:`d\in\{2,3\}`.
 
     .. math::
 
@@ -266,7 +267,7 @@ def maxwellian_collision_matrix(v: torch.Tensor, T: float, *, d: int | None = No
 
 
 def maxwellian_drift(v: torch.Tensor, T: float, *, C: float = 1.0, mean: object = None) -> torch.Tensor:
-    r"""Drift :math:`\bar b[M_T](v) = ((\nabla\cdot A_C) * M_T)(v) = -\lambda_\parallel(r)\,(v-u)/T`, :math:`\gamma=-3`, :math:`d\in\{2,3\}`.
+    r"""Drift :math:`\bar b[M_T](v) = ((\nabla\cdot A) * M_T)(v) = -\lambda_\parallel(r)\,(v-u)/T`, :math:`\gamma=-3`, :math:`d\in\{2,3\}`.
 
     This is the identity :math:`\bar b = \bar a\,\nabla\log M_T` evaluated with :math:`\bar a(v)(v-u) = \lambda_\parallel (v-u)`,
     i.e. :math:`U[M_T]=0`. In 3-D it equals :math:`2C\nabla h` with the Rosenbluth potential
@@ -295,7 +296,7 @@ def maxwell_molecules_collision_matrix(v: torch.Tensor, mean: object, cov: torch
 
     Exact because :math:`A(z) = C(|z|^2I - z\otimes z)` is quadratic in :math:`z` (Villani (1998)). With the
     empirical mean and the population (1/N) covariance of particles it equals the particle sum
-    :math:`\frac CN\sum_j A(v-x_j)` to round-off.
+    :math:`\frac1N\sum_j A(v-x_j)` to round-off.
 
     Args:
         v: query points ``(M, d)``; mean: ``(d,)`` (tensor or sequence); cov: ``(d, d)`` symmetric; C: ``> 0``.
@@ -320,7 +321,7 @@ def maxwell_molecules_collision_matrix(v: torch.Tensor, mean: object, cov: torch
 
 
 def maxwell_molecules_drift(v: torch.Tensor, mean: object, *, C: float = 1.0, d: int | None = None) -> torch.Tensor:
-    r"""Drift of Maxwell molecules: :math:`\bar b[f](v) = ((\nabla\cdot A_C)*f)(v) = -C(d-1)(v-u)` for unit mass.
+    r"""Drift of Maxwell molecules: :math:`\bar b[f](v) = ((\nabla\cdot A)*f)(v) = -C(d-1)(v-u)` for unit mass.
 
     Example:
         >>> maxwell_molecules_drift(torch.ones(1, 3, dtype=torch.float64), None, C=0.5)

@@ -14,9 +14,12 @@ mutation: see ``tests/test_mutations_*.py``.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
 
-import landau_lite.velocity as velocity_module
+# the module, not the function ``landau_lite.velocity`` that the package's __init__ exports under the same name
+# (``import landau_lite.velocity as m`` binds that attribute, i.e. the function)
+velocity_module = importlib.import_module("landau_lite.velocity")
 
 MUTATIONS = {"zero": 0.0, "reversed": -1.0, "halved": 0.5}
 

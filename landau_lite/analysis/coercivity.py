@@ -8,7 +8,7 @@ Lemma 2.2 of Ilin (2025) (after Proposition 2.1 of Alexandre, Liao and Lin (2015
     \bar a[g](v)\ \ge\ c\,\langle v\rangle^{\gamma}\,I,\qquad \langle v\rangle = (1+|v|^2)^{1/2},
 
 and the sharp constant is :math:`c = \inf_v\lambda_{\min}(\bar a[g](v))\langle v\rangle^{-\gamma}`. For
-:math:`\gamma=-3` the kernel is a Hessian, :math:`A_C(z) = C\,|z|^{-3}(|z|^2I-z\otimes z) = C\,D^2|z|` (any
+:math:`\gamma=-3` the kernel is a Hessian, :math:`A(z) = C\,|z|^{-3}(|z|^2I-z\otimes z) = C\,D^2|z|` (any
 :math:`d`), so :math:`\bar a[g] = C\,D^2(g*|\cdot|)`. This module evaluates :math:`\bar a[g]` to near machine
 precision for two families of :math:`g`, independently of the erf/Bessel closed forms of
 :mod:`landau_lite.closed_forms`:
@@ -184,7 +184,7 @@ def coercivity_constant_radial(profile: Callable[[torch.Tensor], torch.Tensor], 
 def gaussian_collision_matrix(v: torch.Tensor, means: torch.Tensor, cov: torch.Tensor, *,
                               weights: torch.Tensor | None = None, C: float = 1.0, step: float = 0.2,
                               chunk: int = 256) -> torch.Tensor:
-    r"""Collision matrix :math:`\bar a[g](v) = C\,(A*g)(v)`, :math:`\gamma=-3`, of :math:`g = \sum_k w_kN(\mu_k,\Sigma)` (any :math:`d\ge2`).
+    r"""Collision matrix :math:`\bar a[g](v) = (A*g)(v)`, :math:`\gamma=-3`, of :math:`g = \sum_k w_kN(\mu_k,\Sigma)` (any :math:`d\ge2`).
 
     From :math:`|z| = \frac{1}{2\sqrt\pi}\int_0^\infty(1-e^{-s|z|^2})s^{-3/2}ds`, :math:`A = D^2|z|` and
     :math:`e^{-s|\cdot|^2}*N(\mu,\Sigma) = (\pi/s)^{d/2}N(\mu,\Sigma+\frac{1}{2s}I)`, with :math:`u = 1/(2s)`:
@@ -376,7 +376,7 @@ def coercivity_upper_bound(second_moment: torch.Tensor, *, C: float = 1.0) -> to
 
 def collision_matrix_batch_means(v: torch.Tensor, x: torch.Tensor, *, gamma: float, C: float = 1.0,
                                  n_batches: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Monte-Carlo :math:`\bar a[g](v)\approx\frac CN\sum_jA(v-x_j)` for :math:`x_j\sim g`, with a standard error.
+    r"""Monte-Carlo :math:`\bar a[g](v)\approx\frac1N\sum_jA(v-x_j)` for :math:`x_j\sim g`, with a standard error.
 
     The samples are cut into ``n_batches`` equal batches; :func:`landau_lite.velocity.collision_matrix` gives the
     batch means :math:`\bar a_b`, and
