@@ -37,7 +37,7 @@ exact score :math:`\nabla\log f(t,\cdot)`, every step logs, with :math:`\delta_i
 
 .. math::
 
-    \hat{\mathcal L}_t = \frac{1}{N^2}\sum_{i,j}(\delta_i - \delta_j)\cdot C A(X_i - X_j)(\delta_i - \delta_j)
+    \hat{\mathcal L}_t = \frac{1}{N^2}\sum_{i,j}(\delta_i - \delta_j)\cdot A(X_i - X_j)(\delta_i - \delta_j)
     = -\frac{2}{N}\sum_i \delta_i\cdot U_i[\delta],
 
 where :math:`U[\delta]` is the particle velocity with :math:`\delta` in place of the score
