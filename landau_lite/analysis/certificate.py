@@ -8,17 +8,17 @@ With :math:`\delta = s-\nabla\log g` and :math:`\Phi=\nabla\log(f/g)`,
 
 .. math::
 
-    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) = \underbrace{\iint f(v)g(w)\,\Phi(v)\cdot A(v-w)\big(\delta(v)-\delta(w)\big)}_{T_1}
-    \;-\;\int f\,\Phi\cdot\bar a[g]\Phi\;-\;\int f\,\Phi\cdot R,
-    \qquad R = \bar a[f-g]\nabla\log f-\bar b[f-g],
+    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) &= \underbrace{\iint f(v)g(w)\,\Phi(v)\cdot A(v-w)\big(\delta(v)-\delta(w)\big)}_{T_1}
+    \\&\quad -\int f\,\Phi\cdot\bar a[g]\Phi-\int f\,\Phi\cdot R, \\
+    R &= \bar a[f-g]\nabla\log f-\bar b[f-g],
 
 and Cauchy–Schwarz in the positive semi-definite forms :math:`A(v-w)` and :math:`\bar a[g]=A*g` gives
 
 .. math::
 
-    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) \le \tfrac14\big(\sqrt{\mathcal L_t}+\sqrt{\rho_t}\big)^2,\qquad
-    \mathcal L_t = \iint f(v)g(w)\,(\delta(v)-\delta(w))\cdot A(v-w)(\delta(v)-\delta(w)),\quad
-    \rho_t = \int f\,R\cdot\bar a[g]^{-1}R .
+    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) &\le \tfrac14\big(\sqrt{\mathcal L_t}+\sqrt{\rho_t}\big)^2, \\
+    \mathcal L_t &= \iint f(v)g(w)\,(\delta(v)-\delta(w))\cdot A(v-w)(\delta(v)-\delta(w)), \\
+    \rho_t &= \int f\,R\cdot\bar a[g]^{-1}R .
 
 This module computes the particle versions of these quantities:
 
@@ -192,8 +192,8 @@ def maxwell_remainder(problem: Any, t: float, x: torch.Tensor, *, n_mc: int = 40
 
     .. math::
 
-        \bar a[h](v)=C\big[(E-2v\cdot\mu)I+v\mu^T+\mu v^T-M\big],\qquad \bar b[h]=C(d-1)\mu,\qquad
-        R=\bar a[h]\nabla\log f-\bar b[h].
+        \bar a[h](v) &= C\big[(E-2v\cdot\mu)I+v\mu^T+\mu v^T-M\big],\qquad \bar b[h]=C(d-1)\mu, \\
+        R &= \bar a[h]\nabla\log f-\bar b[h].
 
     The moments of :math:`g` are those of the particles ``x``, :math:`\bar a[g]` is the particles' collision matrix
     (closed form), and the :math:`f`-integral is a Monte-Carlo mean over ``n_mc`` exact samples of :math:`f_t`.
@@ -315,8 +315,8 @@ def kl_kde(problem: Any, t: float, x: torch.Tensor, *, n_mc: int | None = None,
 
     .. math::
 
-        \widehat{\mathrm{KL}} = \frac1M\sum_{m=1}^M\big(\log f_t(Y_m)-\log\hat g(Y_m)\big),\qquad Y_m\sim f_t,\qquad
-        \hat g = \frac1N\sum_j\phi_H(\cdot-x_j),
+        \widehat{\mathrm{KL}} &= \frac1M\sum_{m=1}^M\big(\log f_t(Y_m)-\log\hat g(Y_m)\big),\qquad Y_m\sim f_t, \\
+        \hat g &= \frac1N\sum_j\phi_H(\cdot-x_j),
 
     i.e. :func:`kl_kde_samples` with ``log_f`` from the problem. The KDE smooths: even exact samples give
     :math:`\widehat{\mathrm{KL}}\approx\mathrm{KL}(f\Vert f*\phi_H)>0` (for :math:`f=N(0,I)`, :math:`H=h^2I`:
@@ -503,13 +503,14 @@ def score_jacobian(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
 
 def velocity_divergence(v: torch.Tensor, s_v: torch.Tensor, jac_v: torch.Tensor, x: torch.Tensor, s: torch.Tensor,
                         *, gamma: float, C: float, chunk_size: int | None = None) -> torch.Tensor:
-    r"""Divergence of the particle velocity field :math:`U^s(v)=-\frac CN\sum_jA(v-x_j)(s(v)-s_j)` at points ``v``
-    (math.md §2.4):
+    r"""Divergence of the particle velocity field :math:`U^s(v)=-\frac CN\sum_jA(v-x_j)(s(v)-s_j)` at points ``v``:
 
     .. math::
 
-        \nabla\cdot U^s(v) = -\frac CN\sum_{j}\Big[A(v-x_j):\nabla s(v)-(d-1)|v-x_j|^\gamma (v-x_j)\cdot(s(v)-s_j)\Big]
-        = -\bar a(v):J(v)-\bar b(v)\cdot s(v)-\frac{C(d-1)}N\sum_j|v-x_j|^\gamma (v-x_j)\cdot s_j ,
+        \nabla\cdot U^s(v) &= -\frac CN\sum_{j}\Big[A(v-x_j):\nabla s(v) \\
+        &\qquad\qquad -(d-1)|v-x_j|^\gamma (v-x_j)\cdot(s(v)-s_j)\Big] \\
+        &= -\bar a(v):J(v)-\bar b(v)\cdot s(v) \\
+        &\quad -\frac{C(d-1)}N\sum_j|v-x_j|^\gamma (v-x_j)\cdot s_j ,
 
     with :math:`\bar a(v)=\frac CN\sum_jA(v-x_j)`, :math:`\bar b(v)=\frac CN\sum_j(\nabla\cdot A)(v-x_j)`
     (:math:`\nabla\cdot A(z)=-(d-1)|z|^\gamma z` and :math:`A` is symmetric); a term with :math:`v=x_j` is 0.
@@ -746,6 +747,6 @@ class CharacteristicTracker:
                 self.remainder.append(maxwell_remainder(p, t, x, n_mc=self.n_mc, generator=self._gen))
 
     def series(self, key: str) -> np.ndarray:
-        """A recorded list as a float array (one of :attr:`KEYS`)."""
+        """A recorded list as a float array (one of ``KEYS``)."""
         check_choice(key, "key", self.KEYS)
         return np.asarray(getattr(self, key), dtype=float)

@@ -76,9 +76,8 @@ def radial_collision_eigenvalues(r: torch.Tensor, profile: Callable[[torch.Tenso
 
     .. math::
 
-        \lambda_\parallel(r) = C\Big[\frac{2}{3r^3}\int_0^r 4\pi\rho^4\phi\,d\rho + \frac23\int_r^\infty 4\pi\rho\,\phi\,d\rho\Big],
-        \qquad
-        \lambda_\perp(r) = C\Big[\int_0^r 4\pi\rho^2\phi\Big(\frac1r-\frac{\rho^2}{3r^3}\Big)d\rho
+        \lambda_\parallel(r) &= C\Big[\frac{2}{3r^3}\int_0^r 4\pi\rho^4\phi\,d\rho + \frac23\int_r^\infty 4\pi\rho\,\phi\,d\rho\Big], \\
+        \lambda_\perp(r) &= C\Big[\int_0^r 4\pi\rho^2\phi\Big(\frac1r-\frac{\rho^2}{3r^3}\Big)d\rho
                           + \frac23\int_r^\infty 4\pi\rho\,\phi\,d\rho\Big].
 
     Consequences: :math:`\lambda_\parallel(0)=\lambda_\perp(0) = \frac23C\int g(w)|w|^{-1}dw`,
@@ -191,8 +190,9 @@ def gaussian_collision_matrix(v: torch.Tensor, means: torch.Tensor, cov: torch.T
 
     .. math::
 
-        \bar a[N(\mu,\Sigma)](v) = C\,(2\pi)^{\frac{d-1}2}\int_0^\infty u^{\frac{d-1}2}\,
-        N(y;\,0,\,\Sigma+uI)\,\big(P_u - P_uyy^TP_u\big)\,du,\qquad y = v-\mu,\ P_u = (\Sigma+uI)^{-1}.
+        \bar a[N(\mu,\Sigma)](v) &= C\,(2\pi)^{\frac{d-1}2}\int_0^\infty u^{\frac{d-1}2}\,
+        N(y;\,0,\,\Sigma+uI)\,\big(P_u - P_uyy^TP_u\big)\,du, \\
+        y &= v-\mu,\qquad P_u = (\Sigma+uI)^{-1}.
 
     The integral is done by the trapezoidal rule in :math:`t=\log u` (step ``step``; the integrand is smooth and
     decays like :math:`u^{(d+1)/2}` at 0 and :math:`u^{-1/2}` at :math:`\infty`, so the rule converges

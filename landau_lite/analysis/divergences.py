@@ -5,11 +5,10 @@ For densities :math:`f, g` on :math:`\mathbb R^d`, the weight :math:`\langle v\r
 
 .. math::
 
-    M_k(f) = \int f\langle v\rangle^k,\qquad H(f) = \int f\log f,\qquad
-    \mathrm{KL}(f\Vert g) = \int f\log\frac fg,\qquad
-    \|\langle v\rangle^kf\|_{L^p} = \Big(\int\langle v\rangle^{kp}|f|^p\Big)^{1/p},
-
-    I_k(f) = \int f\langle v\rangle^k|\nabla\log f|^2,\qquad
+    M_k(f) &= \int f\langle v\rangle^k,\qquad H(f) = \int f\log f,\qquad
+    \mathrm{KL}(f\Vert g) = \int f\log\frac fg, \\
+    \|\langle v\rangle^kf\|_{L^p} &= \Big(\int\langle v\rangle^{kp}|f|^p\Big)^{1/p}, \\
+    I_k(f) &= \int f\langle v\rangle^k|\nabla\log f|^2,\qquad
     I_k(f|g) = \int f\langle v\rangle^k\big|\nabla\log f - \nabla\log g\big|^2 ,
 
 and the two Pinsker ratios (the classical inequality and its :math:`L^2` version, Lemma 2.3 of Ilin (2025),
@@ -331,7 +330,8 @@ def fisher_information(f: Density, score: Density, quad: Quadrature, *, k: float
     Args:
         f: density values at the nodes ``(M,)`` or a callable.
         score: :math:`\nabla\log f` at the nodes ``(M, d)`` (or a callable), or its radial component ``(M,)`` on a
-            radial rule (e.g. :meth:`landau_lite.radial.RadialGrid.score` on :func:`shell_quadrature`).
+            radial rule (e.g. :meth:`landau_lite.radial.RadialGrid.score` on
+            :func:`~landau_lite.analysis.quadrature.shell_quadrature`).
         quad: the rule. k: weight exponent (any real).
 
     Example (:math:`N(0,I)` in 3-D: :math:`I_0 = 3`, :math:`I_2 = E[(1+|v|^2)|v|^2] = 18`):
