@@ -295,7 +295,7 @@ def maxwell_molecules_collision_matrix(v: torch.Tensor, mean: object, cov: torch
 
     Exact because :math:`A(z) = C(|z|^2I - z\otimes z)` is quadratic in :math:`z` (Villani (1998)). With the
     empirical mean and the population (1/N) covariance of particles it equals the particle sum
-    :math:`\frac CN\sum_j A(v-x_j)` to round-off.
+    :math:`\frac1N\sum_j A(v-x_j)` to round-off.
 
     Args:
         v: query points ``(M, d)``; mean: ``(d,)`` (tensor or sequence); cov: ``(d, d)`` symmetric; C: ``> 0``.

@@ -56,7 +56,7 @@ def moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def weighted_moment(x: torch.Tensor, k: float) -> torch.Tensor:
-    r"""Weighted moment :math:`M_k = \frac1N\sum_i\langle x_i\rangle^k`, :math:`\langle v\rangle = (1+|v|^2)^{1/2}` (any real :math:`k`).
+    r"""Weighted moment :math:`m_k = \frac1N\sum_i\langle x_i\rangle^k`, :math:`\langle v\rangle = (1+|v|^2)^{1/2}` (any real :math:`k`).
 
     Example:
         >>> float(weighted_moment(torch.zeros(3, 2, dtype=torch.float64), 3.0))
@@ -70,8 +70,8 @@ def weighted_moment(x: torch.Tensor, k: float) -> torch.Tensor:
 def entropy_production_rate(s: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
     r"""Estimated entropy production rate :math:`\frac1N\sum_i s_i\cdot U_i`.
 
-    For the Landau particle field :math:`U_i = -\frac CN\sum_jA(x_i-x_j)(s_i-s_j)` it equals
-    :math:`-\frac{C}{2N^2}\sum_{ij}(s_i-s_j)\cdot A(x_i-x_j)(s_i-s_j)\le 0` for any score values :math:`s`
+    For the Landau particle field :math:`U_i = -\frac1N\sum_jA(x_i-x_j)(s_i-s_j)` it equals
+    :math:`-\frac{1}{2N^2}\sum_{ij}(s_i-s_j)\cdot A(x_i-x_j)(s_i-s_j)\le 0` for any score values :math:`s`
     (the quantity plotted by Ilin, Hu and Wang (2025)).
 
     Example:

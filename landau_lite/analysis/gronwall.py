@@ -6,7 +6,7 @@ If :math:`y\ge0` satisfies :math:`y'\le\Lambda(t)\,y+\mathcal S(t)` then
 
     y(t)\le e^{E(t)}\Big(y(t_0)+\int_{t_0}^te^{-E(\tau)}\mathcal S(\tau)\,d\tau\Big),\qquad E(t)=\int_{t_0}^t\Lambda .
 
-With :math:`y=\mathrm{KL}(f_t\Vert g_t)` this is how Theorem 4.1 of Ilin (2025) (rate :math:`\Lambda=K`, no source)
+With :math:`y=\mathrm{KL}(f_t\Vert g_t)` this is how Theorem 4.1 of Ilin (2025) (rate :math:`\Lambda`, no source)
 and Theorem 4.2 (a source from the score-matching loss) turn a differential inequality into a bound. The
 integrals of sampled rates are trapezoidal sums (:func:`cumulative_integral`); for a rigorous bound pass an upper
 envelope of the rate, such as :func:`polynomial_envelope`, whose Grönwall bound is closed form
