@@ -163,8 +163,8 @@ def maxwellian_lambdas(r: torch.Tensor, T: float, *, d: int = 3, C: float = 1.0)
 
     .. math::
 
-        \lambda_\parallel = C\,\frac{2G(x)}{r},\qquad \lambda_\perp = C\,\frac{\operatorname{erf}(x) - G(x)}{r},
-        \qquad \lambda_\parallel(0)=\lambda_\perp(0) = \tfrac23 C\sqrt{\tfrac{2}{\pi T}} .
+        \lambda_\parallel &= C\,\frac{2G(x)}{r},\qquad \lambda_\perp = C\,\frac{\operatorname{erf}(x) - G(x)}{r}, \\
+        \lambda_\parallel(0) &= \lambda_\perp(0) = \tfrac23 C\sqrt{\tfrac{2}{\pi T}} .
 
     2-D, with :math:`y = r^2/(4T)` and the modified Bessel functions :math:`I_0, I_1`:
 
@@ -339,9 +339,10 @@ def maxwell_covariance(t: float, cov0: torch.Tensor, *, C: float) -> torch.Tenso
 
     .. math::
 
-        \dot\Sigma = 4C\big(\operatorname{tr}\Sigma\,I - d\,\Sigma\big)
+        \dot\Sigma &= 4C\big(\operatorname{tr}\Sigma\,I - d\,\Sigma\big)
         \quad\Longrightarrow\quad
-        \Sigma(t) = \Sigma_\infty + (\Sigma_0 - \Sigma_\infty)\,e^{-4dCt},\qquad \Sigma_\infty = \tfrac{\operatorname{tr}\Sigma_0}{d} I .
+        \Sigma(t) = \Sigma_\infty + (\Sigma_0 - \Sigma_\infty)\,e^{-4dCt}, \\
+        \Sigma_\infty &= \tfrac{\operatorname{tr}\Sigma_0}{d} I .
 
     Derivation (rederived here; the closed moment equations of Maxwell molecules, Villani (1998)):
     the weak form :math:`\frac{d}{dt}\int f\varphi = \int f\,(\bar a:D^2\varphi + 2\bar b\cdot\nabla\varphi)`
@@ -382,9 +383,8 @@ def maxwell_fourth_moment(t: float, m4_0: float, cov0: torch.Tensor, *, C: float
 
     .. math::
 
-        \dot m_4 = C\Big[-4(d-1)\,m_4 + 4(d+1)E^2 - 8\operatorname{tr}\big(\Sigma(t)^2\big)\Big],
-        \qquad E = \operatorname{tr}\Sigma_0,\quad
-        \operatorname{tr}\Sigma(t)^2 = \tfrac{E^2}{d} + \|\Sigma_0-\Sigma_\infty\|_F^2\,e^{-2\lambda t},\ \lambda = 4dC .
+        \dot m_4 &= C\Big[-4(d-1)\,m_4 + 4(d+1)E^2 - 8\operatorname{tr}\big(\Sigma(t)^2\big)\Big],\qquad E = \operatorname{tr}\Sigma_0, \\
+        \operatorname{tr}\Sigma(t)^2 &= \tfrac{E^2}{d} + \|\Sigma_0-\Sigma_\infty\|_F^2\,e^{-2\lambda t},\qquad \lambda = 4dC .
 
     Its solution, with :math:`a = 4C(d-1)`, :math:`m_\infty = (d+2)E^2/d` (the Maxwellian value) and
     :math:`\kappa = 8C\|\Sigma_0-\Sigma_\infty\|_F^2/(4C(d+1))`:

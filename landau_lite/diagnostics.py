@@ -37,8 +37,8 @@ def moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
 
     .. math::
 
-        m = \frac1N\sum_i x_i,\qquad \Sigma = \frac1N\sum_i (x_i-m)(x_i-m)^T\ \text{(population)},\qquad
-        E|v|^2 = \frac1N\sum_i|x_i|^2,\qquad E|v|^4 = \frac1N\sum_i|x_i|^4 .
+        m &= \frac1N\sum_i x_i,\qquad \Sigma = \frac1N\sum_i (x_i-m)(x_i-m)^T\ \text{(population)}, \\
+        E|v|^2 &= \frac1N\sum_i|x_i|^2,\qquad E|v|^4 = \frac1N\sum_i|x_i|^4 .
 
     Returns a dict with ``mean`` ``(d,)``, ``cov`` ``(d, d)``, ``energy`` and ``m4`` (0-dim), same dtype/device as ``x``.
 
@@ -56,7 +56,7 @@ def moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def weighted_moment(x: torch.Tensor, k: float) -> torch.Tensor:
-    r"""Weighted moment :math:`M_k = \frac1N\sum_i\langle x_i\rangle^k`, :math:`\langle v\rangle = (1+|v|^2)^{1/2}` (any real :math:`k`).
+    r"""Weighted moment :math:`m_k = \frac1N\sum_i\langle x_i\rangle^k`, :math:`\langle v\rangle = (1+|v|^2)^{1/2}` (any real :math:`k`).
 
     Example:
         >>> float(weighted_moment(torch.zeros(3, 2, dtype=torch.float64), 3.0))
@@ -110,7 +110,7 @@ def kde_bandwidth(x: torch.Tensor, rule: str = "scott") -> torch.Tensor:
         H_{\rm scott} = \hat\Sigma\,N^{-2/(d+4)},\qquad
         H_{\rm silverman} = \hat\Sigma\,\Big(\frac{N(d+2)}{4}\Big)^{-2/(d+4)} .
 
-    Scott's rule is what Ilin, Hu and Wang (2025) use for their :math:`L^2` error and equals ``scipy.stats.gaussian_kde``'s
+    Scott's rule is what Ilin, Hu and Wang (2025) use for their :math:`L^2` error, and it equals ``scipy.stats.gaussian_kde``'s
     default kernel covariance.
 
     Returns ``(d, d)``, dtype/device of ``x``.
@@ -212,8 +212,8 @@ def kde_density(points: torch.Tensor, x: torch.Tensor, *, bandwidth: float | tor
 
     .. math::
 
-        \hat f(x) = \frac1N\sum_{j=1}^N \phi_H(x - X_j),\qquad
-        \phi_H(z) = (2\pi)^{-d/2}(\det H)^{-1/2}\exp\!\big(-\tfrac12 z^TH^{-1}z\big).
+        \hat f(x) &= \frac1N\sum_{j=1}^N \phi_H(x - X_j), \\
+        \phi_H(z) &= (2\pi)^{-d/2}(\det H)^{-1/2}\exp\!\big(-\tfrac12 z^TH^{-1}z\big).
 
     Args:
         points: particles :math:`X_j`, ``(N, d)``.
@@ -264,8 +264,8 @@ def pair_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
                        y: torch.Tensor | None = None, delta_y: torch.Tensor | None = None,
                        weights: torch.Tensor | None = None, backend: str = "auto",
                        chunk_size: int | None = None) -> float:
-    r"""The A-weighted pair loss of Theorem 4.2 on particles (the weight is our reconstruction; see the book's
-    appendix "What we rebuilt").
+    r"""The A-weighted pair loss of Theorem 4.2 on particles (the weight is our reconstruction, see the book's appendix
+    'What we rebuilt').
 
     Without ``y`` (outer weight :math:`g\otimes g`, the particles twice):
 

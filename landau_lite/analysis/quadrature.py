@@ -53,7 +53,8 @@ __all__ = [
     "shell_quadrature",
 ]
 
-#: a density (or any integrand): its values at the nodes, shape ``(M,)``, or a callable ``v (M, d) -> (M,)``
+#: A density, or any integrand, given by its values at the nodes, shape ``(M,)``, or as a callable
+#: ``v (M, d) -> (M,)``.
 Density = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
 
 QUADRATURE_KINDS = ("line", "tensor", "radial", "axial", "polar", "grid")
