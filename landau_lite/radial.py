@@ -236,9 +236,9 @@ def radial_collision_coefficients(f: torch.Tensor, grid: RadialGrid, *, gamma: f
 
     .. math::
 
-        \lambda_\parallel = \frac{8\pi C}{3}\Big[\frac{P_4}{r^3}+Q\Big],\quad
-        \lambda_\perp = 4\pi C\Big[\frac{P_2}{r}-\frac{P_4}{3r^3}+\frac23Q\Big],\quad
-        b = -\frac{2C\,m(r)}{r^2},\ m(r)=4\pi P_2(r)
+        \lambda_\parallel &= \frac{8\pi C}{3}\Big[\frac{P_4}{r^3}+Q\Big],\qquad
+        \lambda_\perp = 4\pi C\Big[\frac{P_2}{r}-\frac{P_4}{3r^3}+\frac23Q\Big], \\
+        b &= -\frac{2C\,m(r)}{r^2},\qquad m(r)=4\pi P_2(r)
 
     (:math:`\lambda_\parallel = Cg_R''`, :math:`\lambda_\perp = Cg_R'/r` with :math:`g_R=f*|\cdot|`, and :math:`b=2Ch'` with
     :math:`h=f*|\cdot|^{-1}`). **Maxwell molecules** (:math:`\gamma=0`), with mass :math:`\rho` and

@@ -5,10 +5,9 @@ Lemma 3.3 (the key computation) needs the collision matrix and the drift of a *s
 
 .. math::
 
-    \bar a[h](v) = \int A(v-w)\,h(w)\,dw,\qquad
-    \bar b[h](v) = \int (\nabla\cdot A)(v-w)\,h(w)\,dw = \nabla\cdot\bar a[h](v),
-
-    A(z) = C|z|^{\gamma}\big(|z|^2 I - z\otimes z\big),\qquad (\nabla\cdot A)(z) = -(d-1)\,C|z|^{\gamma} z,
+    \bar a[h](v) &= \int A(v-w)\,h(w)\,dw, \\
+    \bar b[h](v) &= \int (\nabla\cdot A)(v-w)\,h(w)\,dw = \nabla\cdot\bar a[h](v), \\
+    A(z) &= C|z|^{\gamma}\big(|z|^2 I - z\otimes z\big),\qquad (\nabla\cdot A)(z) = -(d-1)\,C|z|^{\gamma} z,
 
 for densities given by their values at the centres :math:`w_j` of a uniform grid of cells :math:`Q_j`
 (side :math:`\delta = 2L/n`, volume :math:`|Q| = \delta^d`) on :math:`[-L, L]^d`. The kernel contains the
@@ -25,8 +24,8 @@ for :math:`\gamma>-d-1`.)
 
    .. math::
 
-       \bar a[h](w_i) \approx \sum_j h(w_j)\int_{Q_j}A(w_i-w)\,dw = \sum_j h_j\,|Q|\,\bar A_{i-j},
-       \qquad \bar A_k = \frac{1}{|Q|}\int_{k\delta + [-\delta/2,\delta/2]^d} A(z)\,dz .
+       \bar a[h](w_i) &\approx \sum_j h(w_j)\int_{Q_j}A(w_i-w)\,dw = \sum_j h_j\,|Q|\,\bar A_{i-j}, \\
+       \bar A_k &= \frac{1}{|Q|}\int_{k\delta + [-\delta/2,\delta/2]^d} A(z)\,dz .
 
    The sum is a discrete linear convolution; it is evaluated with zero-padded FFTs of size :math:`2n` per
    axis (offsets :math:`k\in\{-(n-1),\dots,n-1\}^d`, so nothing wraps around).
@@ -36,8 +35,8 @@ for :math:`\gamma>-d-1`.)
 
    .. math::
 
-       \bar A_0 = C\,\frac{d-1}{d}\,\delta^{\gamma+2}\,U_{\gamma+2}\,I,\qquad
-       U_p = \int_{[-\frac12,\frac12]^d}|z|^p\,dz
+       \bar A_0 &= C\,\frac{d-1}{d}\,\delta^{\gamma+2}\,U_{\gamma+2}\,I, \\
+       U_p &= \int_{[-\frac12,\frac12]^d}|z|^p\,dz
            = \frac{2^{d-1}d}{p+d}\int_{[0,\frac12]^{d-1}}\big(\tfrac14+|y|^2\big)^{p/2}dy ,
 
    where the second form splits the cube into :math:`d` pyramids with apex at the origin (a Duffy
@@ -611,8 +610,8 @@ def collision_drift_on_grid(h: torch.Tensor, grid: Grid, *, gamma: float, C: flo
 
     .. math::
 
-        (\nabla\cdot A)(z) = -(d-1)\,C|z|^\gamma z,\qquad
-        \bar b[h](v_i) \approx \sum_j h_j\,|Q|\,\tilde B_{i-j},\quad
+        (\nabla\cdot A)(z) &= -(d-1)\,C|z|^\gamma z, \\
+        \bar b[h](v_i) &\approx \sum_j h_j\,|Q|\,\tilde B_{i-j},\qquad
         \tilde B_k = \sum_j D_j\tilde A_{\cdot j}\big|_k ,
 
     the eighth-order central divergence of the corrected matrix table (module docstring, step 4), so that the

@@ -35,7 +35,7 @@ __all__ = [
     "polynomial_gronwall_bound",
 ]
 
-#: a time series: a 1-D torch tensor, a numpy array or a sequence of floats
+#: A time series, given as a 1-D torch tensor, a numpy array or a sequence of floats.
 Series = Union[torch.Tensor, np.ndarray, Sequence[float]]
 
 

@@ -21,8 +21,8 @@ linear fields both sides are closed form (:mod:`landau_lite.analysis.gaussian`).
 
 .. math::
 
-    \int f(U[f]-U[g])\cdot\Phi = -\int f\,\Phi\cdot\bar a[g]\Phi - \int f\,\Phi\cdot R
-    \ \le\ -\frac12\int f\,\Phi\cdot\bar a[g]\Phi + \frac12\int f\,R\cdot\bar a[g]^{-1}R .
+    \int f(U[f]-U[g])\cdot\Phi &= -\int f\,\Phi\cdot\bar a[g]\Phi - \int f\,\Phi\cdot R \\
+    &\le -\frac12\int f\,\Phi\cdot\bar a[g]\Phi + \frac12\int f\,R\cdot\bar a[g]^{-1}R .
 
 :func:`key_terms_on_grid` (3-D or 2-D grids, :mod:`landau_lite.analysis.grid`) and :func:`radial_key_terms` (radial
 densities on the shells of :class:`landau_lite.radial.RadialGrid`) compute every term.
@@ -33,9 +33,9 @@ v\rangle^{-3}` (:mod:`landau_lite.analysis.coercivity`; it contains the factor :
 
 .. math::
 
-    \frac{d}{dt}\mathrm{KL}\le -\frac c2\int f\langle v\rangle^{-3}|\Phi|^2 + \Lambda\,\mathrm{KL}(f\Vert g),\qquad
-    \Lambda = \frac{C^2}{c}\Big[(16\pi B+4)\,I_3(f) + 16\big((12\pi)^{3/2}B+\sqrt{4\pi/5}\big)
-      \|\langle v\rangle^3f\|_{L^2}\Big]
+    \frac{d}{dt}\mathrm{KL}(f\Vert g) &\le -\frac c2\int f\langle v\rangle^{-3}|\Phi|^2 + \Lambda\,\mathrm{KL}(f\Vert g), \\
+    \Lambda &= \frac{C^2}{c}\Big[(16\pi B+4)\,I_3(f) \\
+    &\qquad+ 16\big((12\pi)^{3/2}B+\sqrt{4\pi/5}\big)\|\langle v\rangle^3f\|_{L^2}\Big]
 
 (:func:`lemma33_coefficients`, :func:`lemma33_rate_parts`, :func:`lemma33_rate`). The structure follows the paper's
 prose; the constants are our reconstruction (see the book's appendix 'What we rebuilt').
@@ -82,8 +82,10 @@ def kl_rate(f: torch.Tensor, u_f: torch.Tensor, u_g: torch.Tensor, phi: torch.Te
         u_f, u_g, phi: ``(M, d)`` vectors at the nodes, or ``(M,)`` radial components on a radial rule.
         quad: a :class:`~landau_lite.analysis.quadrature.Quadrature`.
 
-    Example (:math:`f=N(0,I)` pushed by :math:`u_f=v`, :math:`g=N(0,2I)` fixed: :math:`\Phi=-v/2` and the rate is
-    :math:`-\frac12E|v|^2=-\frac32`):
+    Example:
+        :math:`f=N(0,I)` pushed by :math:`u_f=v`, :math:`g=N(0,2I)` fixed: :math:`\Phi=-v/2` and the rate is
+        :math:`-\frac12E|v|^2=-\frac32`.
+
         >>> from landau_lite.analysis.quadrature import radial_quadrature
         >>> q = radial_quadrature(3, 12.0, panels=32, order=16)
         >>> r = q.points[:, 0]
@@ -128,8 +130,8 @@ def kl_rate_divergence_form_on_grid(f: torch.Tensor, g: torch.Tensor, flux_f: to
 
     .. math::
 
-        \frac{d}{dt}\mathrm{KL}(f\Vert g) = \int\partial_tf\Big(\log\frac fg+1\Big) - \int\frac fg\,\partial_tg
-        = -\int\nabla\cdot(fu_f)\Big(\log\frac fg+1\Big) + \int\frac fg\,\nabla\cdot(gu_g),
+        \frac{d}{dt}\mathrm{KL}(f\Vert g) &= \int\partial_tf\Big(\log\frac fg+1\Big) - \int\frac fg\,\partial_tg \\
+        &= -\int\nabla\cdot(fu_f)\Big(\log\frac fg+1\Big) + \int\frac fg\,\nabla\cdot(gu_g),
 
     with the divergences by :func:`landau_lite.analysis.grid.divergence_on_grid_spectral` and the midpoint rule.
     Comparing it with :func:`kl_rate` checks the integration by parts of Lemma 3.3(a) on the grid.
@@ -163,25 +165,25 @@ def key_terms_on_grid(f: torch.Tensor, g: torch.Tensor, score_f: torch.Tensor, s
     :math:`U[f]=-\bar a[f]s_f+\bar b[f]` (all from :mod:`landau_lite.analysis.grid`, singular cells integrated exactly)
     and every integral by the midpoint rule (:func:`~landau_lite.analysis.grid.grid_quadrature`):
 
-    ================  ==============================================================================
-    key               value
-    ================  ==============================================================================
-    ``direct``        :math:`\int f\,(U[f]-U[g])\cdot\Phi` (:func:`kl_rate` with the grid velocities)
-    ``coercive``      :math:`-\int f\,\Phi\cdot\bar a[g]\Phi\ (\le0)`
-    ``cross``         :math:`-\int f\,\Phi\cdot R`
-    ``young``         :math:`\frac12\int f\,R\cdot\bar a[g]^{-1}R\ (\ge0)`
-    ``bound_c``       :math:`\frac12\,\texttt{coercive} + \texttt{young}` (right side of Lemma 3.3(c))
-    ``weighted_phi``  :math:`\int f\langle v\rangle^{\gamma}|\Phi|^2` (the coercive weight of (d))
-    ``kl``            :math:`\mathrm{KL}(f\Vert g)`
-    ``h_l1``,``h_l2`` :math:`\|f-g\|_{L^1}`, :math:`\|f-g\|_{L^2}`
-    ``a_h_sup``       :math:`\max_v\|\bar a[h](v)\|_{op}` over the grid
-    ``term_a``        :math:`\int f\langle v\rangle^{-\gamma}|\bar a[h]s_f|^2`
-    ``term_b``        :math:`\int f\langle v\rangle^{-\gamma}|\bar b[h]|^2`
-    ``b_h_l4``        :math:`\|\bar b[h]\|_{L^4}`
-    ``fisher_w``      :math:`I_{-\gamma}(f)=\int f\langle v\rangle^{-\gamma}|s_f|^2`
-    ``f_w_l2``        :math:`\|\langle v\rangle^{-\gamma}f\|_{L^2}`
-    ``f_sup``,``g_sup`` grid maxima of :math:`f` and :math:`g`
-    ================  ==============================================================================
+    ======================  ==============================================================================
+    key                     value
+    ======================  ==============================================================================
+    ``direct``              :math:`\int f\,(U[f]-U[g])\cdot\Phi` (:func:`kl_rate` with the grid velocities)
+    ``coercive``            :math:`-\int f\,\Phi\cdot\bar a[g]\Phi\ (\le0)`
+    ``cross``               :math:`-\int f\,\Phi\cdot R`
+    ``young``               :math:`\frac12\int f\,R\cdot\bar a[g]^{-1}R\ (\ge0)`
+    ``bound_c``             :math:`\frac12\,\texttt{coercive} + \texttt{young}` (right side of Lemma 3.3(c))
+    ``weighted_phi``        :math:`\int f\langle v\rangle^{\gamma}|\Phi|^2` (the coercive weight of (d))
+    ``kl``                  :math:`\mathrm{KL}(f\Vert g)`
+    ``h_l1``, ``h_l2``      :math:`\|f-g\|_{L^1}`, :math:`\|f-g\|_{L^2}`
+    ``a_h_sup``             :math:`\max_v\|\bar a[h](v)\|_{op}` over the grid
+    ``term_a``              :math:`\int f\langle v\rangle^{-\gamma}|\bar a[h]s_f|^2`
+    ``term_b``              :math:`\int f\langle v\rangle^{-\gamma}|\bar b[h]|^2`
+    ``b_h_l4``              :math:`\|\bar b[h]\|_{L^4}`
+    ``fisher_w``            :math:`I_{-\gamma}(f)=\int f\langle v\rangle^{-\gamma}|s_f|^2`
+    ``f_w_l2``              :math:`\|\langle v\rangle^{-\gamma}f\|_{L^2}`
+    ``f_sup``, ``g_sup``    grid maxima of :math:`f` and :math:`g`
+    ======================  ==============================================================================
 
     Identity (b) says ``direct == coercive + cross`` (on the grid this holds to round-off, since
     :math:`\bar a` and :math:`\bar b` are linear in the density); inequality (c) says ``direct <= bound_c``.
@@ -351,8 +353,9 @@ def lemma33_coefficients(B: float | torch.Tensor) -> tuple[float | torch.Tensor,
 
     .. math::
 
-        k_a(B) = 16\pi B + 4,\qquad
-        k_b(B) = 16\big((12\pi)^{3/2}B + \sqrt{4\pi/5}\big),\qquad B=\max(\|f\|_\infty,\|g\|_\infty).
+        k_a(B) &= 16\pi B + 4,\qquad
+        k_b(B) = 16\big((12\pi)^{3/2}B + \sqrt{4\pi/5}\big), \\
+        B &= \max(\|f\|_\infty,\|g\|_\infty).
 
     Where they come from: :math:`\|A(z)\|\le|z|^{-1}` and the split :math:`|z|<1`/:math:`|z|\ge1` give
     :math:`\|\bar a[h]\|_\infty\le\sqrt{4\pi}\|h\|_2+\|h\|_1`, so
@@ -410,8 +413,9 @@ def lemma33_rate(c: float | torch.Tensor, B: float | torch.Tensor, fisher3: floa
 
     .. math::
 
-        \Lambda = \frac{C^2}{c}\Big[(16\pi B+4)\,I_3(f) + 16\big((12\pi)^{3/2}B+\sqrt{4\pi/5}\big)\,
-        \|\langle v\rangle^3 f\|_{L^2}\Big],\qquad \frac{d}{dt}\mathrm{KL}(f\Vert g)\le \Lambda\,\mathrm{KL}(f\Vert g)
+        \Lambda &= \frac{C^2}{c}\Big[(16\pi B+4)\,I_3(f) \\
+        &\qquad+ 16\big((12\pi)^{3/2}B+\sqrt{4\pi/5}\big)\,\|\langle v\rangle^3 f\|_{L^2}\Big], \\
+        \frac{d}{dt}\mathrm{KL}(f\Vert g) &\le \Lambda\,\mathrm{KL}(f\Vert g)
 
     (after dropping the coercive term), where :math:`B=\max(\|f\|_\infty,\|g\|_\infty)` and :math:`c` is the coercivity
     constant of :math:`\bar a[g] = A*g`, i.e. :math:`\bar a[g]\ge c\langle v\rangle^{-3}` (the kernel :math:`A` contains
