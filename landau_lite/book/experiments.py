@@ -54,7 +54,7 @@ from ..solver import simulate
 from .verify import check_close, check_le, fmt
 
 __all__ = [
-    "PairedRuns", "paired_runs", "check_increment", "increment_summary", "plot_increments",
+    "PairedRuns", "paired_runs", "check_increment", "increment_summary", "findings_table", "plot_increments",
     "check_entropy_change", "exact_entropy", "exact_entropy_rate", "deviation_fisher_ratio",
     "kde_kl_excess",
     "CertificateRun", "certificate_runs", "check_tracker_control", "check_certificate", "check_sharp_bound",
@@ -253,6 +253,21 @@ def increment_summary(res: PairedRuns, digits: int = 2) -> list[tuple[str, str, 
         rows.append((label, f"{fmt(m, digits + 1)} ± {fmt(s, digits)}", f"{fmt(m / exact, digits + 1)} ± "
                      f"{fmt(s / abs(exact), digits)}"))
     return rows
+
+
+def findings_table(res: PairedRuns, digits: int = 2) -> str:
+    r"""A Markdown table of the methods of ``res`` at the final time: the :math:`E|v|^4` increment ± standard error,
+    its ratio to the exact increment, and the relative Fisher error of the score (mean over the seeds) measured
+    against :math:`\nabla\log f_T` and against the deviation :math:`\nabla\log f_T+v` that moves the particles
+    (:func:`deviation_fisher_ratio`)."""
+    amp = deviation_fisher_ratio(res.problem, res.t_end)
+    rows = ["| method | E\\|v\\|⁴ increment | ratio to exact | score error vs ∇log f, vs ∇log f + v |",
+            "|---|---|---|---|"]
+    for (label, inc, ratio), name in zip(increment_summary(res, digits)[1:], res.increments):
+        err = float(np.mean([run.series("fisher_error")[-1] for run in res.runs[name]]))
+        rows.append(f"| {label} | {inc} | {ratio} | {fmt(err, digits)}, {fmt(err * amp, digits)} |")
+    rows.append(f"| exact solution | {fmt(res.exact[-1], digits + 1)} | 1 | — |")
+    return "\n".join(rows)
 
 
 def plot_increments(ax: Any, res: PairedRuns, labels: Sequence[str] | None = None, *, band: float = 2.0) -> None:
