@@ -18,7 +18,8 @@ and the drift is :math:`\bar b[M_T](v) = -\lambda_\parallel(r)\,y/T`, so that
 :math:`\bar a[f]` and :math:`\bar b[f]` depend on :math:`f` only through its mass, mean :math:`u` and
 covariance :math:`\Sigma`, and the second (and fourth) moments obey closed linear ODEs.
 
-Every formula carries the collision constant :math:`C` of :math:`A_C(z) = C|z|^\gamma(|z|^2I - z\otimes z)`.
+Every formula carries the collision constant :math:`C`, which the kernel contains:
+:math:`A(z) = C|z|^\gamma(|z|^2I - z\otimes z)`, :math:`\bar a[f] = A*f`, :math:`\bar b[f] = (\nabla\cdot A)*f`.
 The coercivity constants built on these eigenvalues live in :mod:`landau_lite.analysis.coercivity`.
 """
 
@@ -162,8 +163,8 @@ def maxwellian_lambdas(r: torch.Tensor, T: float, *, d: int = 3, C: float = 1.0)
 
     .. math::
 
-        \lambda_\parallel = C\,\frac{2G(x)}{r},\qquad \lambda_\perp = C\,\frac{\operatorname{erf}(x) - G(x)}{r},
-        \qquad \lambda_\parallel(0)=\lambda_\perp(0) = \tfrac23 C\sqrt{\tfrac{2}{\pi T}} .
+        \lambda_\parallel &= C\,\frac{2G(x)}{r},\qquad \lambda_\perp = C\,\frac{\operatorname{erf}(x) - G(x)}{r}, \\
+        \lambda_\parallel(0) &= \lambda_\perp(0) = \tfrac23 C\sqrt{\tfrac{2}{\pi T}} .
 
     2-D, with :math:`y = r^2/(4T)` and the modified Bessel functions :math:`I_0, I_1`:
 
@@ -234,7 +235,7 @@ def _maxwellian_eigs_at(v: torch.Tensor, T: object, C: object, mean: object,
 
 def maxwellian_collision_matrix(v: torch.Tensor, T: float, *, d: int | None = None, C: float = 1.0,
                                 mean: object = None) -> torch.Tensor:
-    r"""Collision matrix :math:`\bar a[M_T](v) = (A_C * M_T)(v)` of a Maxwellian, :math:`\gamma = -3`, :math:`d\in\{2,3\}`.
+    r"""Collision matrix :math:`\bar a[M_T](v) = (A * M_T)(v)` of a Maxwellian, :math:`\gamma = -3`, :math:`d\in\{2,3\}`.
 
     .. math::
 
@@ -266,7 +267,7 @@ def maxwellian_collision_matrix(v: torch.Tensor, T: float, *, d: int | None = No
 
 
 def maxwellian_drift(v: torch.Tensor, T: float, *, C: float = 1.0, mean: object = None) -> torch.Tensor:
-    r"""Drift :math:`\bar b[M_T](v) = ((\nabla\cdot A_C) * M_T)(v) = -\lambda_\parallel(r)\,(v-u)/T`, :math:`\gamma=-3`, :math:`d\in\{2,3\}`.
+    r"""Drift :math:`\bar b[M_T](v) = ((\nabla\cdot A) * M_T)(v) = -\lambda_\parallel(r)\,(v-u)/T`, :math:`\gamma=-3`, :math:`d\in\{2,3\}`.
 
     This is the identity :math:`\bar b = \bar a\,\nabla\log M_T` evaluated with :math:`\bar a(v)(v-u) = \lambda_\parallel (v-u)`,
     i.e. :math:`U[M_T]=0`. In 3-D it equals :math:`2C\nabla h` with the Rosenbluth potential
@@ -295,7 +296,7 @@ def maxwell_molecules_collision_matrix(v: torch.Tensor, mean: object, cov: torch
 
     Exact because :math:`A(z) = C(|z|^2I - z\otimes z)` is quadratic in :math:`z` (Villani (1998)). With the
     empirical mean and the population (1/N) covariance of particles it equals the particle sum
-    :math:`\frac CN\sum_j A(v-x_j)` to round-off.
+    :math:`\frac1N\sum_j A(v-x_j)` to round-off.
 
     Args:
         v: query points ``(M, d)``; mean: ``(d,)`` (tensor or sequence); cov: ``(d, d)`` symmetric; C: ``> 0``.
@@ -320,7 +321,7 @@ def maxwell_molecules_collision_matrix(v: torch.Tensor, mean: object, cov: torch
 
 
 def maxwell_molecules_drift(v: torch.Tensor, mean: object, *, C: float = 1.0, d: int | None = None) -> torch.Tensor:
-    r"""Drift of Maxwell molecules: :math:`\bar b[f](v) = ((\nabla\cdot A_C)*f)(v) = -C(d-1)(v-u)` for unit mass.
+    r"""Drift of Maxwell molecules: :math:`\bar b[f](v) = ((\nabla\cdot A)*f)(v) = -C(d-1)(v-u)` for unit mass.
 
     Example:
         >>> maxwell_molecules_drift(torch.ones(1, 3, dtype=torch.float64), None, C=0.5)
@@ -338,9 +339,10 @@ def maxwell_covariance(t: float, cov0: torch.Tensor, *, C: float) -> torch.Tenso
 
     .. math::
 
-        \dot\Sigma = 4C\big(\operatorname{tr}\Sigma\,I - d\,\Sigma\big)
+        \dot\Sigma &= 4C\big(\operatorname{tr}\Sigma\,I - d\,\Sigma\big)
         \quad\Longrightarrow\quad
-        \Sigma(t) = \Sigma_\infty + (\Sigma_0 - \Sigma_\infty)\,e^{-4dCt},\qquad \Sigma_\infty = \tfrac{\operatorname{tr}\Sigma_0}{d} I .
+        \Sigma(t) = \Sigma_\infty + (\Sigma_0 - \Sigma_\infty)\,e^{-4dCt}, \\
+        \Sigma_\infty &= \tfrac{\operatorname{tr}\Sigma_0}{d} I .
 
     Derivation (rederived here; the closed moment equations of Maxwell molecules, Villani (1998)):
     the weak form :math:`\frac{d}{dt}\int f\varphi = \int f\,(\bar a:D^2\varphi + 2\bar b\cdot\nabla\varphi)`
@@ -381,9 +383,8 @@ def maxwell_fourth_moment(t: float, m4_0: float, cov0: torch.Tensor, *, C: float
 
     .. math::
 
-        \dot m_4 = C\Big[-4(d-1)\,m_4 + 4(d+1)E^2 - 8\operatorname{tr}\big(\Sigma(t)^2\big)\Big],
-        \qquad E = \operatorname{tr}\Sigma_0,\quad
-        \operatorname{tr}\Sigma(t)^2 = \tfrac{E^2}{d} + \|\Sigma_0-\Sigma_\infty\|_F^2\,e^{-2\lambda t},\ \lambda = 4dC .
+        \dot m_4 &= C\Big[-4(d-1)\,m_4 + 4(d+1)E^2 - 8\operatorname{tr}\big(\Sigma(t)^2\big)\Big],\qquad E = \operatorname{tr}\Sigma_0, \\
+        \operatorname{tr}\Sigma(t)^2 &= \tfrac{E^2}{d} + \|\Sigma_0-\Sigma_\infty\|_F^2\,e^{-2\lambda t},\qquad \lambda = 4dC .
 
     Its solution, with :math:`a = 4C(d-1)`, :math:`m_\infty = (d+2)E^2/d` (the Maxwellian value) and
     :math:`\kappa = 8C\|\Sigma_0-\Sigma_\infty\|_F^2/(4C(d+1))`:

@@ -1,4 +1,4 @@
-r"""Diagnostics of particle runs: moments, entropy production, score error, Gaussian KDE (math.md §2.3, §6.7).
+r"""Diagnostics of particle runs: moments, entropy production, score error, Gaussian KDE, the A-weighted pair loss.
 
 All functions take and return torch tensors with the dtype and device of their input. The KDE works in
 blocks, so its memory is :math:`O(\text{block}\times\text{chunk})`, never :math:`M\times N\times d`.
@@ -37,8 +37,8 @@ def moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
 
     .. math::
 
-        m = \frac1N\sum_i x_i,\qquad \Sigma = \frac1N\sum_i (x_i-m)(x_i-m)^T\ \text{(population)},\qquad
-        E|v|^2 = \frac1N\sum_i|x_i|^2,\qquad E|v|^4 = \frac1N\sum_i|x_i|^4 .
+        m &= \frac1N\sum_i x_i,\qquad \Sigma = \frac1N\sum_i (x_i-m)(x_i-m)^T\ \text{(population)}, \\
+        E|v|^2 &= \frac1N\sum_i|x_i|^2,\qquad E|v|^4 = \frac1N\sum_i|x_i|^4 .
 
     Returns a dict with ``mean`` ``(d,)``, ``cov`` ``(d, d)``, ``energy`` and ``m4`` (0-dim), same dtype/device as ``x``.
 
@@ -56,7 +56,7 @@ def moments(x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def weighted_moment(x: torch.Tensor, k: float) -> torch.Tensor:
-    r"""Weighted moment :math:`M_k = \frac1N\sum_i\langle x_i\rangle^k`, :math:`\langle v\rangle = (1+|v|^2)^{1/2}` (any real :math:`k`).
+    r"""Weighted moment :math:`m_k = \frac1N\sum_i\langle x_i\rangle^k`, :math:`\langle v\rangle = (1+|v|^2)^{1/2}` (any real :math:`k`).
 
     Example:
         >>> float(weighted_moment(torch.zeros(3, 2, dtype=torch.float64), 3.0))
@@ -68,11 +68,11 @@ def weighted_moment(x: torch.Tensor, k: float) -> torch.Tensor:
 
 
 def entropy_production_rate(s: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
-    r"""Estimated entropy production rate :math:`\frac1N\sum_i s_i\cdot U_i` (math.md §2.3).
+    r"""Estimated entropy production rate :math:`\frac1N\sum_i s_i\cdot U_i`.
 
-    For the Landau particle field :math:`U_i = -\frac CN\sum_jA(x_i-x_j)(s_i-s_j)` it equals
-    :math:`-\frac{C}{2N^2}\sum_{ij}(s_i-s_j)\cdot A(x_i-x_j)(s_i-s_j)\le 0` for any score values :math:`s`
-    ([code: GradientFlows.jl ``entropy_production_rate``; nano-landau.py ``entropy_rate``]).
+    For the Landau particle field :math:`U_i = -\frac1N\sum_jA(x_i-x_j)(s_i-s_j)` (the kernel :math:`A` contains the
+    collision constant :math:`C`) it equals :math:`-\frac{1}{2N^2}\sum_{ij}(s_i-s_j)\cdot A(x_i-x_j)(s_i-s_j)\le 0`
+    for any score values :math:`s`: the particle version of :math:`\frac{d}{dt}H(f)=\int f\,\nabla\log f\cdot U`.
 
     Example:
         >>> s = torch.tensor([[1.0, 0.0], [0.0, 1.0]]); float(entropy_production_rate(s, -s))
@@ -110,7 +110,7 @@ def kde_bandwidth(x: torch.Tensor, rule: str = "scott") -> torch.Tensor:
         H_{\rm scott} = \hat\Sigma\,N^{-2/(d+4)},\qquad
         H_{\rm silverman} = \hat\Sigma\,\Big(\frac{N(d+2)}{4}\Big)^{-2/(d+4)} .
 
-    Scott's rule is what [7] uses for its :math:`L^2` error (math.md §6.7) and equals ``scipy.stats.gaussian_kde``'s
+    Scott's rule is what Ilin, Hu and Wang (2025) use for their :math:`L^2` error, and it equals ``scipy.stats.gaussian_kde``'s
     default kernel covariance.
 
     Returns ``(d, d)``, dtype/device of ``x``.
@@ -212,8 +212,8 @@ def kde_density(points: torch.Tensor, x: torch.Tensor, *, bandwidth: float | tor
 
     .. math::
 
-        \hat f(x) = \frac1N\sum_{j=1}^N \phi_H(x - X_j),\qquad
-        \phi_H(z) = (2\pi)^{-d/2}(\det H)^{-1/2}\exp\!\big(-\tfrac12 z^TH^{-1}z\big).
+        \hat f(x) &= \frac1N\sum_{j=1}^N \phi_H(x - X_j), \\
+        \phi_H(z) &= (2\pi)^{-d/2}(\det H)^{-1/2}\exp\!\big(-\tfrac12 z^TH^{-1}z\big).
 
     Args:
         points: particles :math:`X_j`, ``(N, d)``.
@@ -264,13 +264,14 @@ def pair_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
                        y: torch.Tensor | None = None, delta_y: torch.Tensor | None = None,
                        weights: torch.Tensor | None = None, backend: str = "auto",
                        chunk_size: int | None = None) -> float:
-    r"""The A-weighted pair loss of Theorem 4.2 on particles (math.md §4, **reconstructed** weight).
+    r"""The A-weighted pair loss of Theorem 4.2 on particles (the weight is our reconstruction, see the book's appendix
+    'What we rebuilt').
 
     Without ``y`` (outer weight :math:`g\otimes g`, the particles twice):
 
     .. math::
 
-        \hat{\mathcal L} = \frac1{N^2}\sum_{i,j}(\delta_i-\delta_j)\cdot C A(x_i-x_j)(\delta_i-\delta_j)
+        \hat{\mathcal L} = \frac1{N^2}\sum_{i,j}(\delta_i-\delta_j)\cdot A(x_i-x_j)(\delta_i-\delta_j)
         = -\frac2N\sum_i\delta_i\cdot U_i[\delta],
 
     computed with the Landau velocity :math:`U[\delta]` of the field :math:`\delta` (O(N) for :math:`\gamma=0`).
@@ -280,7 +281,7 @@ def pair_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
 
     .. math::
 
-        \hat{\mathcal L}_{f\otimes g} = \frac{1}{N\sum_mw_m}\sum_{m,j}w_m\,(\delta(y_m)-\delta_j)\cdot CA(y_m-x_j)(\delta(y_m)-\delta_j)
+        \hat{\mathcal L}_{f\otimes g} = \frac{1}{N\sum_mw_m}\sum_{m,j}w_m\,(\delta(y_m)-\delta_j)\cdot A(y_m-x_j)(\delta(y_m)-\delta_j)
 
     (:math:`w\equiv1` by default), evaluated in row chunks (memory :math:`O(\text{chunk}\cdot N)`).
 

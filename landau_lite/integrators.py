@@ -4,8 +4,8 @@ The right-hand side is the Landau velocity of a score field :math:`s\approx\nabl
 
 .. math::
 
-    U_i = -\frac{C}{N}\sum_{j=1}^N A(X_i - X_j)\big(s(X_i) - s(X_j)\big),
-    \qquad A(z) = |z|^\gamma\big(|z|^2 I - z\otimes z\big),
+    U_i = -\frac{1}{N}\sum_{j=1}^N A(X_i - X_j)\big(s(X_i) - s(X_j)\big),
+    \qquad A(z) = C|z|^\gamma\big(|z|^2 I - z\otimes z\big),
 
 evaluated by a :class:`Drift` (score method + :func:`~landau_lite.velocity.velocity`). An
 :class:`Integrator` advances the particles by one step :math:`h` with :meth:`Integrator.step`, given the
@@ -18,8 +18,8 @@ drift already evaluated at :math:`(X^k, t_k)` (the solver records diagnostics fr
 
   .. math::
 
-      \tilde X = X^k + h\,U(X^k, s(X^k, t_k)),\qquad
-      X^{k+1} = X^k + \tfrac{h}{2}\big(U(X^k, s(X^k,t_k)) + U(\tilde X, s(\tilde X, t_{k+1}))\big).
+      \tilde X &= X^k + h\,U(X^k, s(X^k, t_k)), \\
+      X^{k+1} &= X^k + \tfrac{h}{2}\big(U(X^k, s(X^k,t_k)) + U(\tilde X, s(\tilde X, t_{k+1}))\big).
 
   The energy error per step is :math:`\tfrac{h^2}{4}\sum_i|U_i^{(1)} - U_i^{(2)}|^2 = O(h^4)`. The score is
   updated twice per step (at :math:`X^k` and at :math:`\tilde X`), so a **neural score (SBTM) is trained
@@ -119,7 +119,7 @@ class FiniteGuard:
 
     @property
     def ok(self) -> torch.Tensor:
-        """0-dim bool tensor (on the device): no check has failed so far."""
+        """True while no check has failed (a 0-dim bool tensor, on the device)."""
         return self._first == self._NONE
 
     def first_failure(self) -> tuple[int, str] | None:
@@ -282,7 +282,9 @@ def euler_step(x: torch.Tensor, s: torch.Tensor, dt: float, *, gamma: float, C: 
                backend: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     r"""One forward-Euler step :math:`X^{k+1} = X^k + \Delta t\,U(X^k, s)`.
 
-    .. math:: U_i = -\frac{C}{N}\sum_j A(x_i - x_j)(s_i - s_j).
+    .. math::
+
+        U_i = -\frac{1}{N}\sum_j A(x_i - x_j)(s_i - s_j).
 
     Args:
         x: particles, shape ``(N, d)``, float32/float64.
@@ -310,9 +312,9 @@ def heun_step(x: torch.Tensor, score: "ScoreMethod", t: float, dt: float, *, gam
 
     .. math::
 
-        U^{(1)} = U(X^k, s(X^k, t)),\quad \tilde X = X^k + \Delta t\,U^{(1)},\quad
-        U^{(2)} = U(\tilde X, s(\tilde X, t + \Delta t)),\quad
-        X^{k+1} = X^k + \tfrac{\Delta t}{2}\big(U^{(1)} + U^{(2)}\big).
+        U^{(1)} &= U(X^k, s(X^k, t)),\qquad \tilde X = X^k + \Delta t\,U^{(1)}, \\
+        U^{(2)} &= U(\tilde X, s(\tilde X, t + \Delta t)), \\
+        X^{k+1} &= X^k + \tfrac{\Delta t}{2}\big(U^{(1)} + U^{(2)}\big).
 
     The score is obtained with ``score.update(x, t)`` (predictor) and ``score.update(x_pred, t + dt)``
     (corrector). **A neural score (SBTM) is therefore trained twice per step**, once on each set of

@@ -1,4 +1,4 @@
-r"""Score-matching losses (math.md §5.1). All are per-sample means over the particles.
+r"""Score-matching losses. All are per-sample means over the particles.
 
 For particles :math:`X_i\sim g` and a score model :math:`s`:
 
@@ -8,7 +8,7 @@ For particles :math:`X_i\sim g` and a score model :math:`s`:
   :math:`L_{\rm ISM}(s)=\frac1N\sum_i\big(|s(X_i)|^2+2\nabla\cdot s(X_i)\big)`, whose expectation is
   :math:`\int g|s-\nabla\log g|^2-\int g|\nabla\log g|^2` (the relative Fisher divergence up to a constant);
   the divergence is exact (:func:`ism_loss_exact`) or a Hutchinson estimate (:func:`ism_loss_hutchinson`);
-* denoising / antithetic finite-difference form (eq. (3.5) of [7]),
+* denoising / antithetic finite-difference form (eq. (3.5) of Ilin, Hu and Wang (2025)),
   :math:`L_\alpha(s)=\frac1N\sum_i\big(|s(X_i)|^2+\frac1\alpha(s(X_i+\alpha\zeta_i)-s(X_i-\alpha\zeta_i))\cdot\zeta_i\big)`,
   :math:`\zeta_i\sim N(0,I)`, which is unbiased for :math:`L_{\rm ISM}` up to :math:`O(\alpha^2)` (exactly unbiased
   when :math:`s` is affine);
@@ -194,16 +194,17 @@ def dsm_loss_from_noise(net: ScoreNet, x: Tensor, zeta: Tensor, alpha: float) ->
 
 def dsm_loss(net: ScoreNet, x: Tensor, *, alpha: float = 0.4,
              generator: torch.Generator | None = None) -> Tensor:
-    r"""Denoising (antithetic finite-difference Hutchinson) score-matching loss of [7], eq. (3.5):
+    r"""Denoising (antithetic finite-difference Hutchinson) score-matching loss of Ilin, Hu and Wang (2025), eq. (3.5):
 
     .. math::
 
-        L_\alpha(s)=\frac1N\sum_i\Big(|s(X_i)|^2+\frac1\alpha\big(s(X_i+\alpha\zeta_i)-s(X_i-\alpha\zeta_i)\big)
-        \cdot\zeta_i\Big),\qquad \zeta_i\sim N(0,I).
+        L_\alpha(s) &= \frac1N\sum_i\Big(|s(X_i)|^2+\frac1\alpha\big(s(X_i+\alpha\zeta_i)-s(X_i-\alpha\zeta_i)\big)
+            \cdot\zeta_i\Big), \\
+        \zeta_i &\sim N(0,I).
 
     By Taylor expansion :math:`\mathbb E_\zeta\big[\frac1\alpha(s(x+\alpha\zeta)-s(x-\alpha\zeta))\cdot\zeta\big]
     =2\nabla\cdot s(x)+O(\alpha^2)` (odd orders cancel), so :math:`L_\alpha` is unbiased for the ISM loss up to
-    :math:`O(\alpha^2)`. [7] uses :math:`\alpha=0.4`.
+    :math:`O(\alpha^2)`. Ilin, Hu and Wang (2025) use :math:`\alpha=0.4`.
 
     >>> x = torch.randn(4000, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     >>> loss = dsm_loss(lambda y: -y, x, alpha=0.4, generator=torch.Generator().manual_seed(1))
@@ -223,9 +224,9 @@ def denoising_loss_from_noise(net: ScoreNet, x: Tensor, zeta: Tensor, sigma: flo
 
     .. math::
 
-        L_\sigma(s)=\frac1N\sum_i\Big(|s(Y_i)|^2+\frac2\sigma\,\zeta_i\cdot s(Y_i)\Big)
-        =\frac1N\sum_i\Big(\big|s(Y_i)+\tfrac{\zeta_i}{\sigma}\big|^2-\tfrac{|\zeta_i|^2}{\sigma^2}\Big),
-        \qquad Y_i=X_i+\sigma\zeta_i .
+        L_\sigma(s) &= \frac1N\sum_i\Big(|s(Y_i)|^2+\frac2\sigma\,\zeta_i\cdot s(Y_i)\Big) \\
+            &= \frac1N\sum_i\Big(\big|s(Y_i)+\tfrac{\zeta_i}{\sigma}\big|^2-\tfrac{|\zeta_i|^2}{\sigma^2}\Big),
+            \qquad Y_i=X_i+\sigma\zeta_i .
 
     One forward pass on the ``N`` noised points. Pure function of its tensor inputs (no random numbers
     inside), so it can be compiled. See :func:`denoising_loss` for the weighting and the minimiser.
@@ -241,8 +242,8 @@ def denoising_loss(net: ScoreNet, x: Tensor, *, sigma: float = 0.1,
 
     .. math::
 
-        L_\sigma(s)=\frac1N\sum_i\Big(\big|s(Y_i)+\tfrac{\zeta_i}{\sigma}\big|^2-\tfrac{|\zeta_i|^2}{\sigma^2}\Big)
-        =\frac1N\sum_i\Big(|s(Y_i)|^2+\frac2\sigma\,\zeta_i\cdot s(Y_i)\Big).
+        L_\sigma(s) &= \frac1N\sum_i\Big(\big|s(Y_i)+\tfrac{\zeta_i}{\sigma}\big|^2-\tfrac{|\zeta_i|^2}{\sigma^2}\Big) \\
+            &= \frac1N\sum_i\Big(|s(Y_i)|^2+\frac2\sigma\,\zeta_i\cdot s(Y_i)\Big).
 
     *Weighting.* This is Vincent's loss :math:`\frac1N\sum_i|s(Y_i)+\zeta_i/\sigma|^2` with weight 1 (not the
     :math:`\sigma^2` of Song–Ermon) minus the parameter-free term :math:`|\zeta_i|^2/\sigma^2`: the gradient in the

@@ -5,7 +5,7 @@ r"""The score network: a plain multilayer perceptron :math:`\mathbb R^d\to\mathb
     s_\theta(x) = W_{L+1}\,\sigma\big(W_L\cdots\sigma(W_1x+b_1)\cdots+b_L\big)+b_{L+1},
 
 with ``depth`` :math:`=L` hidden layers of ``width`` units and an elementwise activation
-:math:`\sigma` (softsign :math:`\sigma(p)=p/(1+|p|)` by default, as in [7]'s GradientFlows.jl).
+:math:`\sigma` (softsign :math:`\sigma(p)=p/(1+|p|)` by default, as in the code of Ilin, Hu and Wang (2025)).
 Weights are Glorot-normal, :math:`W_{jk}\sim N\big(0, 2/(\text{fan}_{in}+\text{fan}_{out})\big)`,
 biases zero; the initialisation is drawn from a seeded CPU generator, so it is the same on every device.
 
@@ -15,8 +15,8 @@ forward through the layers explicitly,
 
 .. math::
 
-    T_1 = \sigma'(p_1)\odot W_1^{\top},\qquad T_{\ell} = \sigma'(p_\ell)\odot\big(T_{\ell-1}W_\ell^{\top}\big),
-    \qquad \nabla\cdot s_\theta = \sum_{k,j}(T_L)_{kj}(W_{L+1})_{kj},
+    T_1 &= \sigma'(p_1)\odot W_1^{\top},\qquad T_{\ell} = \sigma'(p_\ell)\odot\big(T_{\ell-1}W_\ell^{\top}\big), \\
+    \nabla\cdot s_\theta &= \sum_{k,j}(T_L)_{kj}(W_{L+1})_{kj},
 
 where :math:`p_\ell` are the pre-activations and :math:`T_\ell\in\mathbb R^{d\times\text{width}}` per sample.
 This costs about :math:`d` extra forward passes, keeps the autograd graph first order (so

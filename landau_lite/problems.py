@@ -4,20 +4,20 @@ Every problem is a :class:`Problem`: a kernel :math:`A_C(z) = C|z|^\gamma(|z|^2I
 :math:`t_0`, an exact sampler of :math:`f(t_0)`, the density and score where they are known, reference moments,
 and the equilibrium Maxwellian (same mass, momentum and energy).
 
-=====================  ==============  ======  ======  ======================================================
-registry name          class           d       γ       what is known
-=====================  ==============  ======  ======  ======================================================
-``bkw2``, ``bkw3``     BKW             2, 3    0       density, score and moments for all t ≥ t_c (exact)
-``bkw3_coulomb``       IsotropicCoul…  3       −3      density, score, E|v|⁴, entropy for all t ≥ t0
-                                                       (numerical radial reference, errors ≲ 1e-3 or far less)
-``aniso_maxwell``      Aniso…          3       0       density at t0; mean, covariance, E|v|², E|v|⁴ for all t
-``aniso_coulomb``      Aniso…          3       −3      density and moments at t0; mean and energy; equilibrium
-``mixture_maxwell``    Mixture         3       0       as ``aniso_maxwell``
-``mixture_coulomb``    Mixture         3       −3      as ``aniso_coulomb``
-``two_bump``           TwoBump2D       2       −3      as ``aniso_coulomb``
-``maxwellian``         Maxwellian      3       0       everything (stationary)
-``maxwellian_coulomb`` Maxwellian      3       −3      everything (stationary)
-=====================  ==============  ======  ======  ======================================================
+======================  ===================  ======  ======  ======================================================
+registry name           class                d       γ       what is known
+======================  ===================  ======  ======  ======================================================
+``bkw2``, ``bkw3``      BKW                  2, 3    0       density, score and moments for all t ≥ t_c (exact)
+``bkw3_coulomb``        IsotropicCoulomb     3       −3      density, score, E|v|⁴, entropy for all t ≥ t0
+                                                             (numerical radial reference, errors ≲ 1e-3 or far less)
+``aniso_maxwell``       AnisotropicGaussian  3       0       density at t0; mean, covariance, E|v|², E|v|⁴ for all t
+``aniso_coulomb``       AnisotropicGaussian  3       −3      density and moments at t0; mean and energy; equilibrium
+``mixture_maxwell``     GaussianMixture      3       0       as ``aniso_maxwell``
+``mixture_coulomb``     GaussianMixture      3       −3      as ``aniso_coulomb``
+``two_bump``            TwoBump2D            2       −3      as ``aniso_coulomb``
+``maxwellian``          Maxwellian           3       0       everything (stationary)
+``maxwellian_coulomb``  Maxwellian           3       −3      everything (stationary)
+======================  ===================  ======  ======  ======================================================
 
 A Gaussian does **not** stay Gaussian under Maxwell-molecule Landau unless it is isotropic: for
 :math:`f = N(0,\Sigma)` with :math:`\Sigma=\operatorname{diag}(a,b,\dots)` the residual
@@ -145,11 +145,10 @@ def gaussian_mixture_moments(means: torch.Tensor, cov: torch.Tensor, weights: to
 
     .. math::
 
-        m = \sum_kw_k\mu_k,\quad \operatorname{Cov} = \Sigma + \sum_kw_k(\mu_k-m)(\mu_k-m)^T,\quad
-        E|v|^2 = \sum_kw_k|\mu_k|^2 + \operatorname{tr}\Sigma,
-
-        E|v|^4 = \sum_kw_k\Big(|\mu_k|^4 + 4\mu_k^T\Sigma\mu_k + 2|\mu_k|^2\operatorname{tr}\Sigma\Big)
-                 + (\operatorname{tr}\Sigma)^2 + 2\operatorname{tr}(\Sigma^2),
+        m &= \sum_kw_k\mu_k,\qquad \operatorname{Cov} = \Sigma + \sum_kw_k(\mu_k-m)(\mu_k-m)^T, \\
+        E|v|^2 &= \sum_kw_k|\mu_k|^2 + \operatorname{tr}\Sigma, \\
+        E|v|^4 &= \sum_kw_k\Big(|\mu_k|^4 + 4\mu_k^T\Sigma\mu_k + 2|\mu_k|^2\operatorname{tr}\Sigma\Big)
+                  + (\operatorname{tr}\Sigma)^2 + 2\operatorname{tr}(\Sigma^2),
 
     using :math:`E|g|^4 = (\operatorname{tr}\Sigma)^2 + 2\operatorname{tr}\Sigma^2` for :math:`g\sim N(0,\Sigma)`.
     ``means`` ``(K, d)``, ``cov`` ``(d, d)``, ``weights`` ``(K,)`` (:math:`\ge0`, summing to 1): real float tensors of
@@ -251,7 +250,7 @@ class Problem(ABC):
 
     @property
     def t_min(self) -> float:
-        """Earliest time at which the problem is defined (``t0``; BKW: its critical time; Maxwellian: −inf)."""
+        """Earliest time at which the problem is defined (``t0``; for BKW its critical time, for a Maxwellian −inf)."""
         return self.t0
 
     # -- time checks ----------------------------------------------------------------------------
@@ -366,11 +365,10 @@ class BKW(Problem):
 
     .. math::
 
-        f(t,v) = (2\pi K)^{-d/2}e^{-|v|^2/2K}\big(P + Q|v|^2\big),\qquad
-        P = \frac{(d+2)K - d}{2K},\quad Q = \frac{1-K}{2K^2},\quad K(t) = 1 - c_{\rm bkw}\,e^{-2C(d-1)t},
-
-        \nabla\log f = v\Big(-\frac1K + \frac{2Q}{P+Q|v|^2}\Big),\qquad
-        E|v|^4 = d(d+2)\,K(2-K)\quad(\text{so } E|v|^4 - d(d+2) = -d(d+2)c_{\rm bkw}^2e^{-4C(d-1)t}).
+        f(t,v) &= (2\pi K)^{-d/2}e^{-|v|^2/2K}\big(P + Q|v|^2\big),\qquad K(t) = 1 - c_{\rm bkw}\,e^{-2C(d-1)t}, \\
+        P &= \frac{(d+2)K - d}{2K},\qquad Q = \frac{1-K}{2K^2}, \\
+        \nabla\log f &= v\Big(-\frac1K + \frac{2Q}{P+Q|v|^2}\Big),\qquad E|v|^4 = d(d+2)\,K(2-K) \\
+        &\quad(\text{so } E|v|^4 - d(d+2) = -d(d+2)c_{\rm bkw}^2e^{-4C(d-1)t}).
 
     :math:`f\ge0` needs :math:`P\ge0`, i.e. :math:`t \ge t_c = \frac{\ln(c_{\rm bkw}(d+2)/2)}{2C(d-1)}` (critical time).
     Since :math:`P + QdK = 1` and :math:`P, Q \ge 0`, :math:`f` is the mixture
@@ -416,7 +414,7 @@ class BKW(Problem):
 
     @property
     def t_min(self) -> float:
-        """The critical time: the BKW formula is a density for every :math:`t\\ge t_c`."""
+        """The critical time :math:`t_c`; the BKW formula is a density for every :math:`t\\ge t_c`."""
         return self.critical_time
 
     def K(self, t: float) -> float:
@@ -636,8 +634,8 @@ class TwoBump2D(_GaussianMixtureProblem):
 
     .. math::
 
-        f_0(v) = \frac{1}{4\pi}\Big(e^{-|v-u_1|^2/2} + e^{-|v-u_2|^2/2}\Big)
-               = \tfrac12N(u_1, I) + \tfrac12N(u_2, I),\qquad u_1 = (-2, 1),\ u_2 = (0, -1),
+        f_0(v) &= \frac{1}{4\pi}\Big(e^{-|v-u_1|^2/2} + e^{-|v-u_2|^2/2}\Big) \\
+               &= \tfrac12N(u_1, I) + \tfrac12N(u_2, I),\qquad u_1 = (-2, 1),\ u_2 = (0, -1),
 
     with :math:`C = 1/16`, horizon :math:`T = 40`, :math:`dt = 0.1`.
     Mean :math:`(-1, 0)`, covariance :math:`I + \tfrac14(u_1-u_2)(u_1-u_2)^T = \begin{pmatrix}2&-1\\-1&2\end{pmatrix}`,
@@ -758,8 +756,8 @@ class IsotropicCoulomb(Problem):
 
     .. math::
 
-        f(t_0,v) = (2\pi K)^{-3/2}e^{-|v|^2/2K}\big(P + Q|v|^2\big),\qquad P = \frac{5K-3}{2K},\quad
-        Q=\frac{1-K}{2K^2},\qquad \tfrac35 < K \le 1,
+        f(t_0,v) &= (2\pi K)^{-3/2}e^{-|v|^2/2K}\big(P + Q|v|^2\big), \\
+        P &= \frac{5K-3}{2K},\qquad Q=\frac{1-K}{2K^2},\qquad \tfrac35 < K \le 1,
 
     sampled exactly (the BKW sampler). Default :math:`K = 1 - e^{-1}`: the law of ``bkw3`` at its start time, so
     the same particles can be run under Maxwell molecules (``bkw3``) and under Coulomb (``bkw3_coulomb``).
@@ -769,7 +767,7 @@ class IsotropicCoulomb(Problem):
 
     **The reference is numerical.** No closed form exists for Coulomb; :math:`f(t)` is computed once (lazily, at the
     first call that needs it, shared by all instances with the same :math:`K`) by the radial solver:
-    :class:`~landau_lite.radial.RadialReference` on :data:`RADIAL_REFERENCE_GRID` (:math:`|v|\le10`, 1000 shells,
+    :class:`~landau_lite.radial.RadialReference` on ``RADIAL_REFERENCE_GRID`` (:math:`|v|\le10`, 1000 shells,
     BDF2 step 0.005 in reduced time :math:`s=C(t-t_0)`, records every 0.02 after a graded start, extended in blocks
     of 5 when a later time is asked for). ``exact_in_time`` is ``True`` in the sense that density and score are
     known *to the reference's accuracy* at every :math:`t\ge t_0`, so ``score='exact'`` runs are possible.
@@ -859,6 +857,9 @@ class IsotropicCoulomb(Problem):
 # registry
 # ----------------------------------------------------------------------------------------------
 
+#: The registry of test problems, name → constructor (see the table above and :func:`get_problem`).
+#:
+#: :meta hide-value:
 PROBLEMS: dict[str, Callable[..., Problem]] = {
     "bkw2": partial(BKW, 2),
     "bkw3": partial(BKW, 3),

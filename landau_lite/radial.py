@@ -27,9 +27,9 @@ coefficients above from values on the grid), :func:`solve_radial_landau` → :cl
 mass-conserving; how the book gets Coulomb solutions accurate enough for Fisher information and KL between two
 solutions) and :class:`RadialReference` (a solution tabulated once and interpolated in :math:`(|v|, t)`, with
 Richardson-extrapolated moments: the reference of :class:`landau_lite.problems.IsotropicCoulomb`). The analysis
-functions built on the grid live in :mod:`landau_lite.analysis`:
-:func:`landau_lite.analysis.coercivity.radial_coercivity_constant` and
-:func:`landau_lite.analysis.stability.radial_key_terms`.
+functions built on this grid live in :mod:`landau_lite.analysis`, which this module does not import:
+:func:`landau_lite.analysis.coercivity.coercivity_constant_shells` (the coercivity constant of a radial density)
+and :func:`landau_lite.analysis.stability.radial_key_terms` (every term of Lemma 3.3 for two radial densities).
 
 For a density given as a *function* of the radius (not values on a grid),
 :func:`landau_lite.analysis.coercivity.radial_collision_eigenvalues` evaluates the same :math:`\lambda_\parallel,\lambda_\perp`
@@ -236,9 +236,9 @@ def radial_collision_coefficients(f: torch.Tensor, grid: RadialGrid, *, gamma: f
 
     .. math::
 
-        \lambda_\parallel = \frac{8\pi C}{3}\Big[\frac{P_4}{r^3}+Q\Big],\quad
-        \lambda_\perp = 4\pi C\Big[\frac{P_2}{r}-\frac{P_4}{3r^3}+\frac23Q\Big],\quad
-        b = -\frac{2C\,m(r)}{r^2},\ m(r)=4\pi P_2(r)
+        \lambda_\parallel &= \frac{8\pi C}{3}\Big[\frac{P_4}{r^3}+Q\Big],\qquad
+        \lambda_\perp = 4\pi C\Big[\frac{P_2}{r}-\frac{P_4}{3r^3}+\frac23Q\Big], \\
+        b &= -\frac{2C\,m(r)}{r^2},\qquad m(r)=4\pi P_2(r)
 
     (:math:`\lambda_\parallel = Cg_R''`, :math:`\lambda_\perp = Cg_R'/r` with :math:`g_R=f*|\cdot|`, and :math:`b=2Ch'` with
     :math:`h=f*|\cdot|^{-1}`). **Maxwell molecules** (:math:`\gamma=0`), with mass :math:`\rho` and

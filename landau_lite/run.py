@@ -233,7 +233,7 @@ class Run:
         """Append one recorded time with a value for every diagnostic key (all keys at once).
 
         ``reference`` maps keys of :data:`REFERENCE_KEYS` to the exact value at ``t`` (``None``: unknown).
-        A reference key enters :attr:`reference` the first time it is known, with ``None`` at the earlier
+        A reference key enters ``reference`` the first time it is known, with ``None`` at the earlier
         recorded times. Raises ``KeyError`` (nothing appended) if a diagnostic key is missing or unknown.
         """
         if set(diagnostics) != set(self.diagnostics):
@@ -580,10 +580,10 @@ def _validate_tensors(data: Mapping, d: int) -> None:
 
 
 class NonFiniteError(RuntimeError):
-    """A score value, velocity or particle became NaN/inf during :func:`simulate`.
+    """A score value, velocity or particle became NaN/inf during :func:`~landau_lite.solver.simulate`.
 
     The message names the step index, the time and the quantity (``'score'``, ``'velocity'``,
-    ``'particles'``, or a Heun stage such as ``'score (Heun corrector)'``). The attribute :attr:`run` holds the
+    ``'particles'``, or a Heun stage such as ``'score (Heun corrector)'``). The attribute ``run`` holds the
     partial :class:`Run` with everything computed before the failure (its ``status`` says what happened,
     ``x_final`` holds the last finite particles).
 

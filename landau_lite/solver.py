@@ -4,9 +4,9 @@ The particles move with the Landau velocity of a score field :math:`s\approx\nab
 
 .. math::
 
-    \frac{dX_i}{dt} = U_i, \qquad
-    U_i = -\frac{C}{N}\sum_{j=1}^N A(X_i - X_j)\big(s(X_i) - s(X_j)\big),
-    \qquad A(z) = |z|^\gamma\big(|z|^2 I - z\otimes z\big).
+    \frac{dX_i}{dt} &= U_i, \qquad
+    U_i = -\frac{1}{N}\sum_{j=1}^N A(X_i - X_j)\big(s(X_i) - s(X_j)\big), \\
+    A(z) &= C|z|^\gamma\big(|z|^2 I - z\otimes z\big).
 
 A simulation is assembled from four pieces, each a public object:
 
@@ -37,7 +37,7 @@ exact score :math:`\nabla\log f(t,\cdot)`, every step logs, with :math:`\delta_i
 
 .. math::
 
-    \hat{\mathcal L}_t = \frac{1}{N^2}\sum_{i,j}(\delta_i - \delta_j)\cdot C A(X_i - X_j)(\delta_i - \delta_j)
+    \hat{\mathcal L}_t = \frac{1}{N^2}\sum_{i,j}(\delta_i - \delta_j)\cdot A(X_i - X_j)(\delta_i - \delta_j)
     = -\frac{2}{N}\sum_i \delta_i\cdot U_i[\delta],
 
 where :math:`U[\delta]` is the particle velocity with :math:`\delta` in place of the score
@@ -666,9 +666,9 @@ def simulate(problem: Problem | str, score: ScoreMethod | str = "exact", *, n: i
 
     .. math::
 
-        s^k = \texttt{score.update}(X^k, t_k),\qquad
-        U^k_i = -\frac{C}{N}\sum_j A(X^k_i - X^k_j)(s^k_i - s^k_j),\qquad
-        X^{k+1} = X^k + \Delta t\,U^k .
+        s^k &= \texttt{score.update}(X^k, t_k), \\
+        U^k_i &= -\frac{1}{N}\sum_j A(X^k_i - X^k_j)(s^k_i - s^k_j), \\
+        X^{k+1} &= X^k + \Delta t\,U^k .
 
     Same as ``Simulation.build(...).run()`` (see :class:`Simulation`).
 

@@ -4,18 +4,18 @@ Continuity form of the Landau equation: :math:`\partial_t f + \nabla\cdot(f\,U[f
 
 .. math::
 
-    U[f](v) = -\int A(v-w)\big(\nabla\log f(v) - \nabla\log f(w)\big) f(w)\,dw
-            = -\bar a[f](v)\,\nabla\log f(v) + \bar b[f](v),
-    \qquad \bar a[f] = A*f,\quad \bar b[f] = (\nabla\cdot A)*f,
+    U[f](v) &= -\int A(v-w)\big(\nabla\log f(v) - \nabla\log f(w)\big) f(w)\,dw \\
+            &= -\bar a[f](v)\,\nabla\log f(v) + \bar b[f](v), \\
+    \bar a[f] &= A*f,\qquad \bar b[f] = (\nabla\cdot A)*f,
 
 where the kernel :math:`A(z) = C|z|^\gamma(|z|^2I - z\otimes z)` carries the collision constant :math:`C`
 (:mod:`landau_lite.kernel`). For particles :math:`x_1,\dots,x_N` with score values :math:`s_i \approx \nabla\log f(x_i)`:
 
 .. math::
 
-    U_i = -\frac{1}{N}\sum_{j=1}^N A(z_{ij})\,w_{ij}
-        = -\frac{C}{N}\sum_{j=1}^N |z_{ij}|^{\gamma}\Big(|z_{ij}|^2\,w_{ij} - (z_{ij}\cdot w_{ij})\,z_{ij}\Big),
-    \qquad z_{ij} = x_i - x_j,\ w_{ij} = s_i - s_j .
+    U_i &= -\frac{1}{N}\sum_{j=1}^N A(z_{ij})\,w_{ij} \\
+        &= -\frac{C}{N}\sum_{j=1}^N |z_{ij}|^{\gamma}\Big(|z_{ij}|^2\,w_{ij} - (z_{ij}\cdot w_{ij})\,z_{ij}\Big), \\
+    z_{ij} &= x_i - x_j,\qquad w_{ij} = s_i - s_j .
 
 The :math:`j=i` term is exactly zero. The summand is antisymmetric in :math:`(i,j)`, so
 :math:`\sum_i U_i = 0` (momentum), and :math:`\sum_i x_i\cdot U_i = 0` because :math:`A(z)z = 0` (energy): both
@@ -59,9 +59,9 @@ __all__ = [
 
 BACKENDS = ("auto", "compiled", "chunked", "moments")
 
-#: floating-point operations per pair of the fused velocity kernel in 3-D (γ = -3: 6 differences, 2 dot products
-#: (10), the masked reciprocal square root (counted 2), ẑ·w scaling (2), and per component 4 (12)), used for the
-#: roofline fraction of ``python -m landau_lite bench``
+#: Floating-point operations per pair of the fused velocity kernel in 3-D, used for the roofline fraction of
+#: ``python -m landau_lite bench`` (for γ = -3, 32 = 6 differences, 2 dot products (10), the masked reciprocal
+#: square root (counted 2), ẑ·w scaling (2), and 4 per component (12)).
 FLOPS_PER_PAIR = {-3.0: 32, "other": 36}
 
 
@@ -415,7 +415,8 @@ def velocity(x: torch.Tensor, s: torch.Tensor, *, gamma: float, C: float = 1.0, 
         ``(N, d)`` tensor with the dtype and device of ``x``.
 
     Raises:
-        ValueError/TypeError: bad arguments (named), non-finite input, or data large enough to overflow the dtype.
+        ValueError: bad arguments (named), non-finite input, or data large enough to overflow the dtype.
+        TypeError: arguments of the wrong type (named).
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -439,7 +440,10 @@ def velocity_at(v: torch.Tensor, s_v: torch.Tensor, x: torch.Tensor, s: torch.Te
                 C: float = 1.0, backend: str = "auto", chunk_size: int | None = None) -> torch.Tensor:
     r"""The velocity field of a score field at query points, for the empirical measure of ``x``:
 
-    .. math:: U^s(v) = -\frac{C}{N}\sum_j |v-x_j|^\gamma\big(|v-x_j|^2(s(v)-s_j) - ((v-x_j)\cdot(s(v)-s_j))(v-x_j)\big).
+    .. math::
+
+        U^s(v) = -\frac{C}{N}\sum_j |v-x_j|^\gamma\Big(&|v-x_j|^2\big(s(v)-s_j\big) \\
+            &- \big((v-x_j)\cdot(s(v)-s_j)\big)(v-x_j)\Big).
 
     ``v``: ``(M, d)`` query points, ``s_v``: score values there; ``x``, ``s``: particles and their scores.
 

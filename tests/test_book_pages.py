@@ -81,7 +81,9 @@ LAYOUT_PROBLEMS_JS = r"""
       const inner = el.querySelector('mjx-math');
       if (!inner) return;
       const need = inner.getBoundingClientRect().width;
-      const box = el.parentElement ? el.parentElement.getBoundingClientRect().width : el.clientWidth;
+      // the narrower of the equation's own box and its parent: either one cuts the equation off
+      const own = el.getBoundingClientRect().width;
+      const box = el.parentElement ? Math.min(own, el.parentElement.getBoundingClientRect().width) : own;
       if (need > box + 2) {
         const label = el.closest('div.math') ? (el.closest('div.math').id || '') : '';
         problems.push(`display equation #${i} ${label} is ${Math.round(need)} px wide in a ${Math.round(box)} px ` +

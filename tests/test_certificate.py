@@ -138,8 +138,19 @@ def test_sample_at_against_moments_and_fisher_information():
         1.5, rel=1e-9)
     with pytest.raises(ValueError, match="critical"):
         cert.sample_at(p, 5.0, 10)
-    with pytest.raises(ValueError, match="BKW or Maxwellian"):
+    with pytest.raises(ValueError, match="exact_in_time"):
         cert.sample_at(get_problem("aniso_maxwell"), 1.0, 10)
+
+
+def test_sample_at_coulomb_against_the_radial_reference():
+    # E|v|^4 of exact samples of the Coulomb reference at t = 1 vs the reference's moment (Monte-Carlo error
+    # 27/sqrt(n) ~ 0.06); the datum at t = 0 has E|v|^4 = 12.97, so samples of f_0 would fail by 13 errors
+    p = get_problem("bkw3_coulomb")
+    y = cert.sample_at(p, 1.0, 200_000, generator=torch.Generator().manual_seed(3))
+    m4 = float(((y * y).sum(1) ** 2).mean())
+    assert abs(m4 - float(p.reference(1.0)["m4"])) < 4 * 27 / math.sqrt(200_000)
+    with pytest.raises(ValueError, match="earliest time"):
+        cert.sample_at(p, -1.0, 10)
 
 
 def test_maxwell_remainder_vanishes_for_exact_moments_and_grows_quadratically():
@@ -174,6 +185,9 @@ def test_kl_from_log_ratio_gaussian_shift():
     assert out["kl_fg"] == pytest.approx(mu ** 2 / 2, abs=4 * out["se_fg"] + 1e-4)
     assert out["kl_gf"] == pytest.approx(mu ** 2 / 2, abs=4 * out["se_gf"] + 1e-4)
     assert out["mass"] == pytest.approx(1.0, abs=0.01)
+    # standard error of the mean of r = f/g: Var_g r = e^{mu^2} - 1 for two unit Gaussians mu apart
+    assert out["se_mass"] == pytest.approx(math.sqrt(math.expm1(mu ** 2) / x.numel()), rel=0.05)
+    assert abs(out["mass"] - 1.0) <= 4 * out["se_mass"]
     with pytest.raises(ValueError, match="log_g"):
         cert.kl_from_log_ratio(log_f, log_g[:5])
 

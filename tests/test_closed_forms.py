@@ -1,4 +1,4 @@
-"""Tests of landau_lite.closed_forms against independent quadratures, particle sums and math.md §3 values."""
+"""Tests of landau_lite.closed_forms against independent quadratures, particle sums and Monte-Carlo values."""
 
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ def test_lambdas_and_drift_match_quadrature(d, r, T):
     assert torch.all(b[0, 1:] == 0)
 
 
-def test_lambdas_values_of_math_md():
-    # math.md §3.1: T = 1.3, r = 1 -> lambda_par = 0.3723, lambda_perp = 0.4334
+def test_lambdas_values_at_one_point():
+    # T = 1.3, r = 1: lambda_par = 0.3723, lambda_perp = 0.4334 (the Monte-Carlo table of chapter 3 agrees)
     lp, lq = maxwellian_lambdas(torch.tensor([1.0], dtype=F64), 1.3)
     assert float(lp) == pytest.approx(0.3723, abs=5e-5)
     assert float(lq) == pytest.approx(0.4334, abs=5e-5)

@@ -312,7 +312,10 @@ def test_perturbation_limits_closed_forms_and_convergence():
     assert abs(float(r1) - 2 / math.pi) < 1e-12
     assert abs(float(r2) - math.sqrt(2) / 4) < 1e-12
     r1, r2 = dv.perturbation_limits(f, lambda v: v[:, 0] ** 2 - 1, q, sup=sup)
-    assert abs(float(r1) - 4 / (math.pi * math.e)) < 1e-6      # |h| has a kink: algebraic convergence
+    assert abs(float(r1) - 4 / (math.pi * math.e)) < 1e-6      # |h| has kinks at +-1: algebraic convergence
+    qb = qd.line_quadrature(16.0, panels=64, breaks=[-1.0, 1.0])
+    r1, _ = dv.perturbation_limits(f, lambda v: v[:, 0] ** 2 - 1, qb, sup=sup)
+    assert abs(float(r1) - 4 / (math.pi * math.e)) < 1e-13    # panels split at the kinks: exponential again
     assert abs(float(r2) - 3 * math.sqrt(2) / 16) < 1e-12
     # the ratios of a small mean shift approach the limits
     r = dv.pinsker_ratios(log_gauss([0.0], [[1.0]]), log_gauss([1e-3], [[1.0]]), q, log_densities=True)
@@ -324,6 +327,138 @@ def test_sign_perturbation_makes_classical_pinsker_sharp():
     f = gauss([0.0], [[1.0]])
     r1, _ = dv.perturbation_limits(f, lambda v: torch.sign(v[:, 0]), q)
     assert abs(float(r1) - 1.0) < 1e-12
+
+
+# ------------------------------------------------------------------------------------------------
+# kinks: panels split at the sign changes of f - g
+# ------------------------------------------------------------------------------------------------
+
+def _Phi(x):
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _phi(x):
+    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def _l1_gauss_1d(m, s):
+    """||N(0,1) - N(m,s)||_1 in closed form: Phi-differences between the roots of f = g."""
+    a, b, c = 0.5 / s - 0.5, -m / s, m * m / (2 * s) + 0.5 * math.log(s)
+    if abs(a) < 1e-15:
+        roots = [-c / b]
+    else:
+        disc = math.sqrt(b * b - 4 * a * c)
+        roots = sorted([(-b - disc) / (2 * a), (-b + disc) / (2 * a)])
+    edges = [-math.inf] + roots + [math.inf]
+    return sum(abs((_Phi(hi) - _Phi(lo)) - (_Phi((hi - m) / math.sqrt(s)) - _Phi((lo - m) / math.sqrt(s))))
+               for lo, hi in zip(edges[:-1], edges[1:]))
+
+
+def _ball_3d(delta, R):
+    """P(|X - c| < R) for X ~ N(0, I_3), |c| = delta (the non-central chi distribution with 3 degrees of freedom)."""
+    if delta < 1e-12:
+        return math.erf(R / math.sqrt(2.0)) - 2.0 * R * _phi(R)
+    return _Phi(R - delta) + _Phi(R + delta) - 1.0 - (_phi(R - delta) - _phi(R + delta)) / delta
+
+
+def _axis_roots(d, m, s, L):
+    f, g = log_gauss([0.0] * d, torch.eye(d, dtype=F64)), log_gauss([m] + [0.0] * (d - 1), s * torch.eye(d, dtype=F64))
+
+    def h(t):
+        v = torch.zeros(t.numel(), d, dtype=F64)
+        v[:, 0] = t
+        return f(v) - g(v)
+    return f, g, qd.sign_changes(h, m / 2 - 3 * L, m / 2 + 3 * L)
+
+
+def test_sign_changes_and_breaks():
+    roots = qd.sign_changes(lambda t: torch.sin(t), -7.0, 7.0)
+    assert [round(r / math.pi, 12) for r in roots] == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert qd.sign_changes(lambda t: t * t + 1.0, -3.0, 3.0) == []
+    x, w = qd.gauss_legendre_rule(-2.0, 3.0, panels=10, order=4, breaks=[-1.0, 0.5, 0.5, 3.0])
+    edges = torch.tensor([-2.0, -1.0, 0.5, 3.0], dtype=F64)
+    assert x.numel() == 40 and abs(float(w.sum()) - 5.0) < 1e-14
+    assert not bool(((x[:, None] - edges[None, :]).abs() < 1e-15).any())
+    # |x - 0.5| is piecewise linear: exact with the break, not without
+    exact = 0.5 * (2.5 ** 2 + 2.5 ** 2)
+    assert abs(float((w * (x - 0.5).abs()).sum()) - exact) < 1e-13
+    x, w = qd.gauss_legendre_rule(-2.0, 3.0, panels=9, order=4)
+    assert abs(float((w * (x - 0.5).abs()).sum()) - exact) > 1e-4
+    with pytest.raises(ValueError, match="breaks"):
+        qd.gauss_legendre_rule(0.0, 1.0, breaks=[2.0])
+    with pytest.raises(TypeError, match="breaks"):
+        qd.line_quadrature(1.0, breaks=3.0)
+    with pytest.raises(TypeError, match="h must be"):
+        qd.sign_changes(3.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="shape"):
+        qd.sign_changes(lambda t: t[:1], 0.0, 1.0)
+
+
+def test_radial_and_axial_breaks_keep_the_rules_exact():
+    q = qd.radial_quadrature(3, 12.0, panels=16, power=3.0, breaks=[1.5])
+    r2 = (q.points ** 2).sum(1)
+    assert abs(float(q.integrate((2 * math.pi) ** -1.5 * torch.exp(-0.5 * r2) * r2)) - 3.0) < 1e-12
+    assert not bool(((q.points[:, 0] - 1.5).abs() < 1e-14).any())
+    qa = qd.axial_quadrature(3, 10.0, 10.0, center=0.5, x_breaks=[0.3])
+    assert abs(float(qa.integrate(gauss([0.5, 0, 0], torch.eye(3, dtype=F64))(qa.points))) - 1.0) < 1e-12
+
+
+@pytest.mark.parametrize("d,axial", [(2, False), (3, False), (2, True), (3, True)])
+def test_polar_quadrature_integrates_gaussians(d, axial):
+    c = [0.7] + [0.0] * (d - 1) if axial else [0.7, -0.4, 0.2][:d]
+    q = qd.polar_quadrature(d, 14.0, center=c, axial=axial, breaks=[0.9])
+    assert q.kind == ("axial" if axial else "polar")
+    f = gauss([0.0] * d, torch.eye(d, dtype=F64))
+    assert abs(float(q.integrate(f(q.points))) - 1.0) < 1e-12
+    assert abs(float(q.integrate(f(q.points) * (q.points ** 2).sum(1))) - d) < 1e-11
+    # the Jacobian cancels |v - c|^{-1}: the Coulomb potential of N(0, I) at c in 3-D is erf(|c|/sqrt 2)/|c|
+    if d == 3 and not axial:
+        y = q.points - torch.tensor(c, dtype=F64)
+        pot = float(q.integrate(f(q.points) / y.norm(dim=1)))
+        rc = math.sqrt(sum(a * a for a in c))
+        assert abs(pot - math.erf(rc / math.sqrt(2)) / rc) < 1e-12
+    with pytest.raises(ValueError, match="axis"):
+        qd.polar_quadrature(3, 1.0, center=[0.0, 1.0, 0.0], axial=True)
+
+
+def test_l1_distance_of_gaussians_needs_the_kinks_split():
+    """The wrong answer: rho_1 = 0.7299 for N(0,1) vs N(2,4) from 64 panels across the kinks of |f - g|
+    (the correct 0.73039); with panels split at the sign changes of f - g the L^1 distance is exact to round-off."""
+    worst_split, worst_plain = 0.0, 0.0
+    for m in (0.0, 0.5, 2.0, 4.0):
+        for s in (0.25, 1.0, 4.0):
+            if m == 0.0 and s == 1.0:
+                continue
+            L = m / 2 + 9 * math.sqrt(max(1.0, s))
+            f, g, roots = _axis_roots(1, m, s, L)
+            inside = [r for r in roots if abs(r - m / 2) < L]
+            exact = _l1_gauss_1d(m, s)
+            split = qd.line_quadrature(L, center=m / 2, panels=64, breaks=inside)
+            plain = qd.line_quadrature(L, center=m / 2, panels=64)
+            worst_split = max(worst_split, abs(float(dv.lp_distance(f, g, split, 1, log_densities=True)) / exact - 1))
+            worst_plain = max(worst_plain, abs(float(dv.lp_distance(f, g, plain, 1, log_densities=True)) / exact - 1))
+    assert worst_split < 1e-12
+    assert worst_plain > 1e-4                  # the uniform rule is off in the fourth digit
+    kl = gs.gaussian_kl(torch.zeros(1, dtype=F64), torch.eye(1, dtype=F64), torch.tensor([2.0], dtype=F64),
+                        4 * torch.eye(1, dtype=F64))
+    assert _l1_gauss_1d(2.0, 4.0) ** 2 / (2 * float(kl)) == pytest.approx(0.730393, abs=1e-6)
+
+
+@pytest.mark.parametrize("m,s", [(0.0, 0.25), (0.5, 2.0), (1.0, 1.0), (4.0, 0.5)])
+def test_l1_distance_of_3d_gaussians_on_the_crossing_sphere(m, s):
+    """In 3-D, N(0, I) and N(m e1, s I) cross on a sphere centred on the e1 axis (a plane if s = 1): the polar rule
+    about its centre with a break at its radius (the axial rule with an x-break) is exact to round-off."""
+    L = m / 2 + 9 * math.sqrt(max(1.0, s))
+    f, g, roots = _axis_roots(3, m, s, L)
+    if len(roots) == 1:
+        exact = 2 * abs(2 * _Phi(m / 2) - 1)
+        q = qd.axial_quadrature(3, L, L, center=m / 2, panels=48, x_breaks=roots)
+    else:
+        c, R = 0.5 * (roots[0] + roots[1]), 0.5 * (roots[1] - roots[0])
+        exact = 2 * abs(_ball_3d(abs(c), R) - _ball_3d(abs(m - c) / math.sqrt(s), R / math.sqrt(s)))
+        q = qd.polar_quadrature(3, abs(c) + abs(m) + 10 * math.sqrt(max(1.0, s)), center=c, axial=True, breaks=[R],
+                                panels=48, n_angles=48)
+    assert float(dv.lp_distance(f, g, q, 1, log_densities=True)) == pytest.approx(exact, rel=1e-12)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Tests of landau_lite.book.explorer: the SBTM form built headlessly, its run callback, the plotting helpers."""
+import base64
+import io
 import math
+import re
 
 import matplotlib
 
@@ -8,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from landau_lite.book import explorer as ex  # noqa: E402
 from landau_lite.problems import get_problem  # noqa: E402
@@ -118,3 +122,34 @@ def test_precomputed_runs_animation_html():
         ex.precomputed_runs_animation([])
     with pytest.raises(TypeError, match="pairs"):
         ex.precomputed_runs_animation([runs[0][1]])
+
+
+def test_form_reserves_no_blank_panel_until_a_run():
+    # a saved page (no kernel) shows the widget state as it was built: no empty plot area may be reserved
+    form = _small_form()
+    assert not form.plot_output.layout.min_height
+    form.run()
+    assert form.plot_output.layout.min_height == "300px"
+
+
+def test_exact_score_runs_on_the_coulomb_problem():
+    form = _small_form(problem="bkw3_coulomb", score="exact", dt=0.05, t_end=0.1)
+    form.run()
+    h = form.history
+    assert form.last_run is not None and form.last_run.status == "completed", form.messages
+    assert max(h["err"]) < 1e-12 and all(math.isfinite(v) for v in h["m4_ref"])
+
+
+def test_animation_mixes_problems_one_panel_per_row():
+    runs = [("BKW", simulate("bkw3", "exact", n=30, dt=0.1, t_end=6.2, seed=0, device="cpu", progress=False)),
+            ("Coulomb", simulate("bkw3_coulomb", "exact", n=30, dt=0.05, t_end=0.1, seed=0, device="cpu",
+                                 progress=False))]
+    refs = {"BKW": ([6.0, 6.2], [-0.037, -0.033])}                 # a frame without an entry draws none
+    html = ex.precomputed_runs_animation(runs, entropy_rate_ref=refs, dpi=30)
+    assert html.count("data:image/png") >= 2
+    # one panel per row: the frames are taller than wide (the base64 text is split by backslash-newlines)
+    first = re.search(r'data:image/png;base64,([A-Za-z0-9+/=\\\n]+)"', html).group(1).replace("\\\n", "")
+    w, h = Image.open(io.BytesIO(base64.b64decode(first))).size
+    assert h > w
+    with pytest.raises(ValueError, match="fontsize"):
+        ex.precomputed_runs_animation(runs, fontsize=0)

@@ -98,7 +98,7 @@ def test_kernel_cell_averages_singular_and_near_cells():
 
 
 # ----------------------------------------------------------------------------------------------
-# Coulomb against closed forms (math.md §3.1, §3.2)
+# Coulomb against the closed forms of landau_lite.closed_forms (3-D and 2-D Maxwellians)
 # ----------------------------------------------------------------------------------------------
 
 def coulomb_errors(n: int, d: int, *, L: float = 6.0, T: float = 1.0, C: float = 1.0,

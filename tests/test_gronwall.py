@@ -33,24 +33,24 @@ def test_cumulative_integral_and_source_bounds():
 
 def test_gronwall_bounds_with_a_rate():
     t = torch.linspace(0.0, 2.0, 201, dtype=F64)
-    K = 3.0 * (1 + t) ** 0.5
-    b = gw.gronwall_bound(t, 0.1, K)
+    lam = 3.0 * (1 + t) ** 0.5
+    b = gw.gronwall_bound(t, 0.1, lam)
     exact = 0.1 * torch.exp(2.0 * ((1 + t) ** 1.5 - 1))
     assert torch.allclose(b, exact, rtol=1e-4)
-    assert torch.allclose(gw.gronwall_bound(t, 0.1, K, log=True), torch.log(exact), atol=1e-4)
-    A, alpha = gw.polynomial_envelope(t, K)
-    assert A == pytest.approx(3.0) and alpha == pytest.approx(0.5)
-    noisy = K * (1 + 0.1 * torch.sin(10 * t))
-    A, alpha = gw.polynomial_envelope(t, noisy)
-    assert bool((A * (1 + t) ** alpha >= noisy - 1e-12).all())
-    closed = gw.polynomial_gronwall_bound(t, 0.1, A, alpha, log=True)
+    assert torch.allclose(gw.gronwall_bound(t, 0.1, lam, log=True), torch.log(exact), atol=1e-4)
+    c1, alpha = gw.polynomial_envelope(t, lam)
+    assert c1 == pytest.approx(3.0) and alpha == pytest.approx(0.5)
+    noisy = lam * (1 + 0.1 * torch.sin(10 * t))
+    c1, alpha = gw.polynomial_envelope(t, noisy)
+    assert bool((c1 * (1 + t) ** alpha >= noisy - 1e-12).all())
+    closed = gw.polynomial_gronwall_bound(t, 0.1, c1, alpha, log=True)
     assert bool((closed >= gw.gronwall_bound(t, 0.1, noisy, log=True) - 1e-6).all())
     with pytest.raises(ValueError, match="non-decreasing"):
-        gw.gronwall_bound(t.flip(0), 0.1, K)
+        gw.gronwall_bound(t.flip(0), 0.1, lam)
     with pytest.raises(ValueError):
-        gw.gronwall_bound(t, 0.0, K, log=True)
+        gw.gronwall_bound(t, 0.0, lam, log=True)
     with pytest.raises(ValueError, match="initial"):
-        gw.gronwall_bound(t, -1.0, K)
+        gw.gronwall_bound(t, -1.0, lam)
 
 
 def test_one_api_for_torch_and_numpy():
@@ -81,3 +81,5 @@ def test_polynomial_gronwall_bound_closed_form():
         assert torch.allclose(closed, trapz, rtol=0, atol=1e-5)       # the trapezoidal sum converges to it
     with pytest.raises(ValueError, match="kl0"):
         gw.polynomial_gronwall_bound(t, 0.0, 2.0, 0.5, log=True)
+    with pytest.raises(ValueError, match="c1"):
+        gw.polynomial_gronwall_bound(t, 0.3, -2.0, 0.5)

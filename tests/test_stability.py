@@ -8,8 +8,10 @@ import math
 import pytest
 import torch
 
+from landau_lite import radial as rd
 from landau_lite.analysis import stability as st
 from landau_lite.analysis.gaussian import gaussian_kl_rate
+from landau_lite.closed_forms import maxwellian_lambdas
 from landau_lite.analysis.grid import Grid, kl_on_grid
 from landau_lite.analysis.quadrature import radial_quadrature, tensor_quadrature
 from landau_lite.problems import GaussianMixture, Maxwellian
@@ -64,19 +66,61 @@ def test_lemma33_coefficients_and_rate():
     k_a, k_b = st.lemma33_coefficients(0.1)
     assert k_a == pytest.approx(16 * math.pi * 0.1 + 4)
     assert k_b == pytest.approx(16 * ((12 * math.pi) ** 1.5 * 0.1 + math.sqrt(4 * math.pi / 5)))
-    # the Young norms behind k_b
-    assert (4 * math.pi * 3) ** 0.75 == pytest.approx((12 * math.pi) ** 0.75)
-    K1 = st.lemma33_rate(0.5, 0.1, 50.0, 0.9, C=1.0)
-    assert K1 == pytest.approx((k_a * 50.0 + k_b * 0.9) / 0.5)
+    # the Young norms behind k_b: ||z|^-2 1_{|z|<1}||_{4/3} = (12 pi)^{3/4}, ||z|^-2 1_{|z|>=1}||_4 = (4 pi/5)^{1/4}
+    assert (4 * math.pi / (3 - 2 * 4 / 3)) ** 0.75 == pytest.approx((12 * math.pi) ** 0.75)
+    assert (4 * math.pi / (2 * 4 - 3)) ** 0.25 == pytest.approx((4 * math.pi / 5) ** 0.25)
+    lam = st.lemma33_rate(0.5, 0.1, 50.0, 0.9, C=1.0)
+    assert lam == pytest.approx((k_a * 50.0 + k_b * 0.9) / 0.5)
     # c scales like C: the rate is linear in C
-    assert st.lemma33_rate(2 * 0.5, 0.1, 50.0, 0.9, C=2.0) == pytest.approx(2 * K1)
+    assert st.lemma33_rate(2 * 0.5, 0.1, 50.0, 0.9, C=2.0) == pytest.approx(2 * lam)
     rates = st.lemma33_rate(torch.tensor([0.5, 0.25], dtype=F64), torch.tensor([0.1, 0.1], dtype=F64),
                             torch.tensor([50.0, 50.0], dtype=F64), torch.tensor([0.9, 0.9], dtype=F64))
-    assert torch.allclose(rates, torch.tensor([K1, 2 * K1], dtype=F64))
+    assert torch.allclose(rates, torch.tensor([lam, 2 * lam], dtype=F64))
     with pytest.raises(ValueError):
         st.lemma33_rate(0.0, 0.1, 1.0, 1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="B"):
         st.lemma33_coefficients(-1.0)
+
+
+def test_lemma33_rate_parts_pair_each_coefficient_with_its_norm():
+    """The a-part goes with I_3 and k_a, the b-part with the weighted L^2 norm and k_b (a swap shows here)."""
+    k_a, k_b = st.lemma33_coefficients(0.1)
+    part_a, part_b = st.lemma33_rate_parts(0.5, 0.1, 50.0, 0.9, C=1.0)
+    assert part_a == pytest.approx(k_a * 50.0 / 0.5) and part_b == pytest.approx(k_b * 0.9 / 0.5)
+    assert st.lemma33_rate_parts(0.5, 0.1, 0.0, 0.9)[0] == 0.0       # no Fisher information: no a-part
+    assert st.lemma33_rate_parts(0.5, 0.1, 50.0, 0.0)[1] == 0.0      # no weighted L^2 norm: no b-part
+    assert part_a + part_b == pytest.approx(st.lemma33_rate(0.5, 0.1, 50.0, 0.9))
+    with pytest.raises(ValueError, match="fisher3"):
+        st.lemma33_rate_parts(0.5, 0.1, -1.0, 0.9)
+
+
+def test_radial_key_terms_steps_of_lemma33d():
+    """The new radial keys against plain sums and closed forms, and the steps of Lemma 3.3(d) on a Maxwellian pair."""
+    g_r = rd.RadialGrid(10.0, 600)
+    r = g_r.centres()
+    f, g = gauss3(r, 0.8), gauss3(r, 1.0)
+    t = st.radial_key_terms(f, g, g_r, gamma=-3.0, C=1.0)
+    # a_h_sup against the closed-form eigenvalues of abar[M_0.8] - abar[M_1] (both lambda_par and lambda_perp count)
+    lp_f, lq_f = maxwellian_lambdas(r, 0.8)
+    lp_g, lq_g = maxwellian_lambdas(r, 1.0)
+    exact_sup = float(torch.maximum((lp_f - lp_g).abs(), (lq_f - lq_g).abs()).max())
+    assert float(t["a_h_sup"]) == pytest.approx(exact_sup, rel=1e-3)
+    # term_a = int f <v>^3 (lambda_par[h] d_r log f)^2 by a hand sum with the closed-form lambda_par
+    _, V = g_r.quadrature()
+    w3 = (1 + r * r) ** 1.5
+    hand_a = float((V * f * w3 * ((lp_f - lp_g) * (-r / 0.8)) ** 2).sum())
+    assert float(t["term_a"]) == pytest.approx(hand_a, rel=2e-3)
+    # Lemma 3.3(d), step by step (the inequalities of the proof hold for any pair)
+    h1, h2, kl = float(t["h_l1"]), float(t["h_l2"]), float(t["kl"])
+    B = max(float(t["f_sup"]), float(t["g_sup"]))
+    assert h1 ** 2 <= 2 * kl and h2 ** 2 <= 2 * B * kl                          # the two Pinsker inequalities
+    assert float(t["a_h_sup"]) <= math.sqrt(4 * math.pi) * h2 + h1
+    assert float(t["term_a"]) <= float(t["a_h_sup"]) ** 2 * float(t["fisher3"])
+    assert float(t["term_b"]) <= float(t["f_w_l2"]) * float(t["b_h_l4"]) ** 2      # Cauchy-Schwarz
+    k_a, k_b = st.lemma33_coefficients(B)
+    assert float(t["b_h_l4"]) ** 2 <= k_b * kl
+    # R = abar[h] s_f - bbar[h]: Young's step 1/2 int f R a^-1 R <= (term_a + term_b) / c (|R|^2 <= 2|.|^2 + 2|.|^2)
+    assert float(t["young"]) <= (float(t["term_a"]) + float(t["term_b"])) / float(t["c"])
 
 
 # ----------------------------------------------------------------------------------------------

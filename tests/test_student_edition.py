@@ -150,7 +150,7 @@ def test_student_copy_executes(chapter: Any, edition: Path, monkeypatch: pytest.
     nb = nbformat.read(edition / chapter.path.name, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(edition)}}).execute()
-    assert any(o.get("name") == "stdout" and "check " in o.get("text", "")
+    assert any(o.get("name") == "stdout" and "✓ " in o.get("text", "")
                for c in nb.cells if c.cell_type == "code" for o in c.outputs), "no visible check ran"
 
 

@@ -8,24 +8,24 @@ With :math:`\delta = s-\nabla\log g` and :math:`\Phi=\nabla\log(f/g)`,
 
 .. math::
 
-    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) = \underbrace{\iint f(v)g(w)\,\Phi(v)\cdot A(v-w)\big(\delta(v)-\delta(w)\big)}_{T_1}
-    \;-\;\int f\,\Phi\cdot\bar a[g]\Phi\;-\;\int f\,\Phi\cdot R,
-    \qquad R = \bar a[f-g]\nabla\log f-\bar b[f-g],
+    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) &= \underbrace{\iint f(v)g(w)\,\Phi(v)\cdot A(v-w)\big(\delta(v)-\delta(w)\big)}_{T_1}
+    \\&\quad -\int f\,\Phi\cdot\bar a[g]\Phi-\int f\,\Phi\cdot R, \\
+    R &= \bar a[f-g]\nabla\log f-\bar b[f-g],
 
 and Cauchy–Schwarz in the positive semi-definite forms :math:`A(v-w)` and :math:`\bar a[g]=A*g` gives
 
 .. math::
 
-    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) \le \tfrac14\big(\sqrt{\mathcal L_t}+\sqrt{\rho_t}\big)^2,\qquad
-    \mathcal L_t = \iint f(v)g(w)\,(\delta(v)-\delta(w))\cdot A(v-w)(\delta(v)-\delta(w)),\quad
-    \rho_t = \int f\,R\cdot\bar a[g]^{-1}R .
+    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) &\le \tfrac14\big(\sqrt{\mathcal L_t}+\sqrt{\mathcal R_t}\big)^2, \\
+    \mathcal L_t &= \iint f(v)g(w)\,(\delta(v)-\delta(w))\cdot A(v-w)(\delta(v)-\delta(w)), \\
+    \mathcal R_t &= \int f\,R\cdot\bar a[g]^{-1}R .
 
 This module computes the particle versions of these quantities:
 
 * the A-weighted pair loss :math:`\hat{\mathcal L}` is :func:`landau_lite.diagnostics.pair_weighted_loss` (the solver
   logs it); :func:`abar_weighted_loss` is :math:`\int g\,\delta\cdot\bar a[g]\delta`, the :math:`\bar a`-weighted
   loss; :math:`\hat{\mathcal L}\le 4\,\hat{\mathcal L}_{\bar a}` on particles;
-* :func:`maxwell_remainder` — :math:`\rho_t` for Maxwell molecules (:math:`\gamma=0`), where
+* :func:`maxwell_remainder` — :math:`\mathcal R_t` for Maxwell molecules (:math:`\gamma=0`), where
   :math:`\bar a[f-g]` and :math:`\bar b[f-g]` depend only on moments; :func:`sample_at` — exact samples of :math:`f_t`;
 * :func:`sharp_bound` — the bound above integrated in time (the general Grönwall bound is
   :func:`landau_lite.analysis.gronwall.gronwall_bound`);
@@ -84,7 +84,7 @@ def abar_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
     .. math::
 
         \hat{\mathcal L}_{\bar a} = \frac1M\sum_m \delta(y_m)\cdot\bar a[g^N](y_m)\,\delta(y_m),\qquad
-        \bar a[g^N](v) = \frac CN\sum_j A(v-x_j),
+        \bar a[g^N](v) = \frac1N\sum_j A(v-x_j),
 
     with :math:`y=x` (the particles) by default. On the particles,
     :math:`(\delta_i-\delta_j)\cdot A(\delta_i-\delta_j)\le 2\delta_i\cdot A\delta_i+2\delta_j\cdot A\delta_j` gives
@@ -129,10 +129,10 @@ def sharp_bound(times: Series, loss: Series, remainder: Series | None = None,
 
     .. math::
 
-        \mathrm{KL}(f_t\Vert g_t)\le\mathrm{KL}(f_0\Vert g_0)+\frac14\int_{t_0}^t\big(\sqrt{\mathcal L_\tau}+\sqrt{\rho_\tau}\big)^2d\tau ,
+        \mathrm{KL}(f_t\Vert g_t)\le\mathrm{KL}(f_0\Vert g_0)+\frac14\int_{t_0}^t\big(\sqrt{\mathcal L_\tau}+\sqrt{\mathcal R_\tau}\big)^2d\tau ,
 
     :func:`landau_lite.analysis.gronwall.gronwall_bound` with no rate and this source. ``loss`` is
-    :math:`\mathcal L_\tau\ge0`, ``remainder`` is :math:`\rho_\tau\ge0` (default 0), sampled at ``times``; the result
+    :math:`\mathcal L_\tau\ge0`, ``remainder`` is :math:`\mathcal R_\tau\ge0` (default 0), sampled at ``times``; the result
     has the kind of ``times`` (tensor or numpy array).
 
     Example:
@@ -159,41 +159,41 @@ def _check_problem(problem: Any) -> Problem:
 
 def sample_at(problem: Any, t: float, n: int, *, generator: torch.Generator | None = None,
               dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> torch.Tensor:
-    r"""``n`` exact samples of :math:`f(t,\cdot)` for problems known at every time (BKW, Maxwellian).
+    r"""``n`` exact samples of :math:`f(t,\cdot)` for a problem known at every time (``problem.exact_in_time``).
 
-    For :class:`~landau_lite.problems.BKW` the problem is rebuilt with ``t0 = t`` (its sampler draws
-    :math:`f(t_0)` exactly); a :class:`~landau_lite.problems.Maxwellian` is stationary.
+    :meth:`~landau_lite.problems.Problem.sample` with ``t``: BKW is sampled exactly, a Maxwellian is stationary, and
+    the isotropic Coulomb problem (``bkw3_coulomb``) draws the radius from its radial reference.
 
     Example:
         >>> from landau_lite.problems import get_problem
         >>> sample_at(get_problem("bkw3"), 7.0, 5, generator=torch.Generator().manual_seed(0)).shape
         torch.Size([5, 3])
+        >>> sample_at(get_problem("bkw3_coulomb"), 1.0, 4, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([4, 3])
     """
     problem = _check_problem(problem)
     t = check_real(t, "t")
     n = check_int(n, "n", lo=1)
-    if isinstance(problem, Maxwellian):
-        return problem.sample(n, generator=generator, dtype=dtype, device=device)
-    if isinstance(problem, BKW):
-        if t < problem.critical_time:
-            raise ValueError(f"t must be >= the critical time {problem.critical_time:.6g} of {problem.name!r}, got {t}")
-        at = BKW(problem.d, C=problem.C, c_bkw=problem.c_bkw, t0=t, name=problem.name)
-        return at.sample(n, generator=generator, dtype=dtype, device=device)
-    raise ValueError(f"problem must be a BKW or Maxwellian problem (exact samples at every t); "
-                     f"got {type(problem).__name__} {getattr(problem, 'name', '')!r}")
+    if not problem.exact_in_time:
+        raise ValueError(f"problem must be known at every time (exact_in_time), e.g. bkw3, bkw3_coulomb or a "
+                         f"Maxwellian; got {type(problem).__name__} {problem.name!r}")
+    if t < problem.t_min:
+        raise ValueError(f"t must be >= {problem.t_min:.6g}, the earliest time of {problem.name!r} (for BKW: its "
+                         f"critical time), got {t}")
+    return problem.sample(n, t=t, generator=generator, dtype=dtype, device=device)
 
 
 def maxwell_remainder(problem: Any, t: float, x: torch.Tensor, *, n_mc: int = 4000,
                       generator: torch.Generator | None = None, exact_moments: bool = False) -> float:
-    r"""The Lemma 3.3 remainder :math:`\rho_t=\int f\,R\cdot\bar a[g]^{-1}R` for Maxwell molecules (:math:`\gamma=0`).
+    r"""The Lemma 3.3 remainder :math:`\mathcal R_t=\int f\,R\cdot\bar a[g]^{-1}R` for Maxwell molecules (:math:`\gamma=0`).
 
-    For :math:`h=f-g` with :math:`\int h=0`, :math:`\mu=\int hw`, :math:`E=\int h|w|^2`, :math:`M=\int h\,ww^T`,
+    For :math:`h=f-g` with :math:`\int h=0`, :math:`\mu=\int hw`, :math:`E=\int h|w|^2`, :math:`\Sigma_2=\int h\,ww^T`,
     the kernel :math:`A(z)=C(|z|^2I-zz^T)` is quadratic, so
 
     .. math::
 
-        \bar a[h](v)=C\big[(E-2v\cdot\mu)I+v\mu^T+\mu v^T-M\big],\qquad \bar b[h]=C(d-1)\mu,\qquad
-        R=\bar a[h]\nabla\log f-\bar b[h].
+        \bar a[h](v) &= C\big[(E-2v\cdot\mu)I+v\mu^T+\mu v^T-\Sigma_2\big],\qquad \bar b[h]=C(d-1)\mu, \\
+        R &= \bar a[h]\nabla\log f-\bar b[h].
 
     The moments of :math:`g` are those of the particles ``x``, :math:`\bar a[g]` is the particles' collision matrix
     (closed form), and the :math:`f`-integral is a Monte-Carlo mean over ``n_mc`` exact samples of :math:`f_t`.
@@ -315,8 +315,8 @@ def kl_kde(problem: Any, t: float, x: torch.Tensor, *, n_mc: int | None = None,
 
     .. math::
 
-        \widehat{\mathrm{KL}} = \frac1M\sum_{m=1}^M\big(\log f_t(Y_m)-\log\hat g(Y_m)\big),\qquad Y_m\sim f_t,\qquad
-        \hat g = \frac1N\sum_j\phi_H(\cdot-x_j),
+        \widehat{\mathrm{KL}} &= \frac1M\sum_{m=1}^M\big(\log f_t(Y_m)-\log\hat g(Y_m)\big),\qquad Y_m\sim f_t, \\
+        \hat g &= \frac1N\sum_j\phi_H(\cdot-x_j),
 
     i.e. :func:`kl_kde_samples` with ``log_f`` from the problem. The KDE smooths: even exact samples give
     :math:`\widehat{\mathrm{KL}}\approx\mathrm{KL}(f\Vert f*\phi_H)>0` (for :math:`f=N(0,I)`, :math:`H=h^2I`:
@@ -440,7 +440,7 @@ def kl_from_log_ratio(log_f: torch.Tensor, log_g: torch.Tensor) -> dict[str, flo
     both integrands are :math:`\ge0` (the :math:`\pm(r-1)` terms have mean zero and reduce the variance).
 
     Returns a dict with ``kl_fg``, ``kl_gf``, ``mass`` (:math:`\frac1N\sum r_i`, should be near 1) and the
-    standard errors ``se_fg``, ``se_gf``.
+    standard errors ``se_fg``, ``se_gf``, ``se_mass`` (of the three means).
 
     Example:
         >>> z = torch.zeros(10, dtype=torch.float64)
@@ -465,7 +465,7 @@ def kl_from_log_ratio(log_f: torch.Tensor, log_g: torch.Tensor) -> dict[str, flo
     b = r - 1.0 - lr
     n = math.sqrt(lr.numel())
     return {"kl_fg": float(a.mean()), "kl_gf": float(b.mean()), "mass": float(r.mean()),
-            "se_fg": float(a.std() / n), "se_gf": float(b.std() / n)}
+            "se_fg": float(a.std() / n), "se_gf": float(b.std() / n), "se_mass": float(r.std() / n)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -503,16 +503,18 @@ def score_jacobian(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
 
 def velocity_divergence(v: torch.Tensor, s_v: torch.Tensor, jac_v: torch.Tensor, x: torch.Tensor, s: torch.Tensor,
                         *, gamma: float, C: float, chunk_size: int | None = None) -> torch.Tensor:
-    r"""Divergence of the particle velocity field :math:`U^s(v)=-\frac CN\sum_jA(v-x_j)(s(v)-s_j)` at points ``v``
-    (math.md §2.4):
+    r"""Divergence of the particle velocity field :math:`U^s(v)=-\frac1N\sum_jA(v-x_j)(s(v)-s_j)` at points ``v``:
 
     .. math::
 
-        \nabla\cdot U^s(v) = -\frac CN\sum_{j}\Big[A(v-x_j):\nabla s(v)-(d-1)|v-x_j|^\gamma (v-x_j)\cdot(s(v)-s_j)\Big]
-        = -\bar a(v):J(v)-\bar b(v)\cdot s(v)-\frac{C(d-1)}N\sum_j|v-x_j|^\gamma (v-x_j)\cdot s_j ,
+        \nabla\cdot U^s(v) &= -\frac1N\sum_{j}\Big[A(v-x_j):\nabla s(v) \\
+        &\qquad\qquad -(d-1)C|v-x_j|^\gamma (v-x_j)\cdot(s(v)-s_j)\Big] \\
+        &= -\bar a(v):J(v)-\bar b(v)\cdot s(v) \\
+        &\quad -\frac{C(d-1)}N\sum_j|v-x_j|^\gamma (v-x_j)\cdot s_j ,
 
-    with :math:`\bar a(v)=\frac CN\sum_jA(v-x_j)`, :math:`\bar b(v)=\frac CN\sum_j(\nabla\cdot A)(v-x_j)`
-    (:math:`\nabla\cdot A(z)=-(d-1)|z|^\gamma z` and :math:`A` is symmetric); a term with :math:`v=x_j` is 0.
+    with :math:`A(z)=C|z|^\gamma(|z|^2I-z\otimes z)`, :math:`\bar a(v)=\frac1N\sum_jA(v-x_j)`,
+    :math:`\bar b(v)=\frac1N\sum_j(\nabla\cdot A)(v-x_j)` (:math:`\nabla\cdot A(z)=-(d-1)C|z|^\gamma z` and :math:`A` is
+    symmetric); a term with :math:`v=x_j` is 0.
     ``jac_v`` is :math:`J_{m,k,l}=\partial_ks_l(v_m)` (see :func:`score_jacobian`). Pass ``v = x`` for the divergence
     at the particles themselves. O(M + N) for :math:`\gamma=0`, chunked O(MN) otherwise.
 
@@ -568,14 +570,16 @@ class CharacteristicTracker:
     :math:`\ell=\log f_0`, :math:`\nabla\ell=\nabla\log f_0` (:math:`DU` and :math:`\nabla(\nabla\cdot U)` by central
     differences, :func:`velocity_divergence` for :math:`\nabla\cdot U`). At recorded points it stores
 
-    * ``entropy``: :math:`H(g)\approx\frac1M\sum_m\ell(Y_m)`;
-    * for problems exact in time: ``kl_fg``, ``kl_gf``, ``mass`` (:func:`kl_from_log_ratio`, :math:`r=f/g`);
+    * ``entropy``: :math:`H(g)\approx\frac1M\sum_m\ell(Y_m)`; ``log_g_max``: :math:`\max_m\ell(Y_m)` (a lower
+      estimate of :math:`\log\|g\|_\infty`);
+    * for problems exact in time: ``kl_fg``, ``kl_gf``, ``mass`` and their standard errors ``se_fg``, ``se_gf``,
+      ``se_mass`` (:func:`kl_from_log_ratio`, :math:`r=f/g`);
       ``loss_true``: the theorem's pair loss :math:`\mathcal L_t` with the true :math:`\delta=s-\nabla\log g`, outer
       weight :math:`f\otimes g` through the importance ratios :math:`r_m` (:func:`landau_lite.diagnostics.pair_weighted_loss`);
       ``rel_fisher``: :math:`I(f|g)=\int f|\nabla\log\frac fg|^2\approx\frac1M\sum_m r_m|\Phi(Y_m)|^2`;
       ``abar_loss``: the :math:`\bar a`-weighted loss of the particles with the proxy :math:`\tilde\delta=s-\nabla\log f_t`;
       with ``n_mc > 0``: ``pair_loss_fg`` (proxy pair loss, :math:`f\otimes g` with fresh samples of :math:`f_t`) and,
-      for Maxwell molecules, ``remainder`` :math:`\rho_t` (:func:`maxwell_remainder`).
+      for Maxwell molecules, ``remainder`` :math:`\mathcal R_t` (:func:`maxwell_remainder`).
 
     **Witnesses.** ``tracers=M`` (default ``M = N``) draws :math:`M` fresh samples of :math:`f(t_0)` that ride
     the flow *passively*: they are not in the empirical measure and the network is never trained on them,
@@ -606,7 +610,7 @@ class CharacteristicTracker:
         True
     """
 
-    KEYS = ("t", "kl_fg", "kl_gf", "mass", "se_fg", "se_gf", "entropy", "loss_true", "rel_fisher", "abar_loss",
+    KEYS = ("t", "kl_fg", "kl_gf", "mass", "se_fg", "se_gf", "se_mass", "entropy", "log_g_max", "loss_true", "rel_fisher", "abar_loss",
             "pair_loss_fg", "remainder")
 
     def __init__(self, problem: Any, score: Callable[[torch.Tensor], torch.Tensor], *,
@@ -721,12 +725,13 @@ class CharacteristicTracker:
         assert self.log_g is not None and self.y is not None
         self.t.append(t)
         self.entropy.append(float(self.log_g.mean()))
+        self.log_g_max.append(float(self.log_g.max()))
         if not self.exact:
             return
         y = self.y
         log_f = p.log_density(y, t)
         kl = kl_from_log_ratio(log_f, self.log_g)
-        for key in ("kl_fg", "kl_gf", "mass", "se_fg", "se_gf"):
+        for key in ("kl_fg", "kl_gf", "mass", "se_fg", "se_gf", "se_mass"):
             getattr(self, key).append(kl[key])
         if self.passive:
             assert self.grad_log_g is not None
@@ -746,6 +751,6 @@ class CharacteristicTracker:
                 self.remainder.append(maxwell_remainder(p, t, x, n_mc=self.n_mc, generator=self._gen))
 
     def series(self, key: str) -> np.ndarray:
-        """A recorded list as a float array (one of :attr:`KEYS`)."""
+        """A recorded list as a float array (one of ``KEYS``)."""
         check_choice(key, "key", self.KEYS)
         return np.asarray(getattr(self, key), dtype=float)

@@ -8,7 +8,7 @@ Lemma 2.2 of Ilin (2025) (after Proposition 2.1 of Alexandre, Liao and Lin (2015
     \bar a[g](v)\ \ge\ c\,\langle v\rangle^{\gamma}\,I,\qquad \langle v\rangle = (1+|v|^2)^{1/2},
 
 and the sharp constant is :math:`c = \inf_v\lambda_{\min}(\bar a[g](v))\langle v\rangle^{-\gamma}`. For
-:math:`\gamma=-3` the kernel is a Hessian, :math:`A_C(z) = C\,|z|^{-3}(|z|^2I-z\otimes z) = C\,D^2|z|` (any
+:math:`\gamma=-3` the kernel is a Hessian, :math:`A(z) = C\,|z|^{-3}(|z|^2I-z\otimes z) = C\,D^2|z|` (any
 :math:`d`), so :math:`\bar a[g] = C\,D^2(g*|\cdot|)`. This module evaluates :math:`\bar a[g]` to near machine
 precision for two families of :math:`g`, independently of the erf/Bessel closed forms of
 :mod:`landau_lite.closed_forms`:
@@ -16,8 +16,8 @@ precision for two families of :math:`g`, independently of the erf/Bessel closed 
 * **radial** :math:`g` in 3-D, by Newton's shell theorem (:func:`radial_collision_eigenvalues`);
 * **Gaussians and Gaussian mixtures** in any :math:`d\ge2`, by a one-dimensional subordination integral
   (:func:`gaussian_collision_matrix`), whose :math:`\lambda_{\min}\langle v\rangle^3` along rays
-  (:func:`weighted_lambda_min`) tends to the far-field limit :math:`C(\operatorname{tr}M_2-\hat v\cdot M_2\hat v)`
-  (:func:`far_field_limit`, :math:`M_2 = \int g\,w\otimes w`);
+  (:func:`weighted_lambda_min`) tends to the far-field limit :math:`C(\operatorname{tr}\Sigma_2-\hat v\cdot \Sigma_2\hat v)`
+  (:func:`far_field_limit`, :math:`\Sigma_2 = \int g\,w\otimes w`);
 
 and a Monte-Carlo estimate of :math:`\bar a[g]` with its standard error (:func:`collision_matrix_batch_means`).
 
@@ -27,7 +27,7 @@ The constants, one function per way the density is given:
 * :func:`coercivity_constant_radial` — a radial profile :math:`\phi(|v|)` given as a function (shell theorem, 3-D);
 * :func:`coercivity_constant_shells` — values on a :class:`~landau_lite.radial.RadialGrid` (the radial solver);
 * :func:`coercivity_constant_on_grid` — matrices :math:`\bar a` at given points (e.g. a 3-D grid): the minimum there;
-* :func:`coercivity_upper_bound` — any :math:`g`: :math:`c\le C(\operatorname{tr}M_2-\lambda_{\max}(M_2))`.
+* :func:`coercivity_upper_bound` — any :math:`g`: :math:`c\le C(\operatorname{tr}\Sigma_2-\lambda_{\max}(\Sigma_2))`.
 """
 
 from __future__ import annotations
@@ -76,9 +76,8 @@ def radial_collision_eigenvalues(r: torch.Tensor, profile: Callable[[torch.Tenso
 
     .. math::
 
-        \lambda_\parallel(r) = C\Big[\frac{2}{3r^3}\int_0^r 4\pi\rho^4\phi\,d\rho + \frac23\int_r^\infty 4\pi\rho\,\phi\,d\rho\Big],
-        \qquad
-        \lambda_\perp(r) = C\Big[\int_0^r 4\pi\rho^2\phi\Big(\frac1r-\frac{\rho^2}{3r^3}\Big)d\rho
+        \lambda_\parallel(r) &= C\Big[\frac{2}{3r^3}\int_0^r 4\pi\rho^4\phi\,d\rho + \frac23\int_r^\infty 4\pi\rho\,\phi\,d\rho\Big], \\
+        \lambda_\perp(r) &= C\Big[\int_0^r 4\pi\rho^2\phi\Big(\frac1r-\frac{\rho^2}{3r^3}\Big)d\rho
                           + \frac23\int_r^\infty 4\pi\rho\,\phi\,d\rho\Big].
 
     Consequences: :math:`\lambda_\parallel(0)=\lambda_\perp(0) = \frac23C\int g(w)|w|^{-1}dw`,
@@ -184,15 +183,16 @@ def coercivity_constant_radial(profile: Callable[[torch.Tensor], torch.Tensor], 
 def gaussian_collision_matrix(v: torch.Tensor, means: torch.Tensor, cov: torch.Tensor, *,
                               weights: torch.Tensor | None = None, C: float = 1.0, step: float = 0.2,
                               chunk: int = 256) -> torch.Tensor:
-    r"""Collision matrix :math:`\bar a[g](v) = C\,(A*g)(v)`, :math:`\gamma=-3`, of :math:`g = \sum_k w_kN(\mu_k,\Sigma)` (any :math:`d\ge2`).
+    r"""Collision matrix :math:`\bar a[g](v) = (A*g)(v)`, :math:`\gamma=-3`, of :math:`g = \sum_k w_kN(\mu_k,\Sigma)` (any :math:`d\ge2`).
 
     From :math:`|z| = \frac{1}{2\sqrt\pi}\int_0^\infty(1-e^{-s|z|^2})s^{-3/2}ds`, :math:`A = D^2|z|` and
     :math:`e^{-s|\cdot|^2}*N(\mu,\Sigma) = (\pi/s)^{d/2}N(\mu,\Sigma+\frac{1}{2s}I)`, with :math:`u = 1/(2s)`:
 
     .. math::
 
-        \bar a[N(\mu,\Sigma)](v) = C\,(2\pi)^{\frac{d-1}2}\int_0^\infty u^{\frac{d-1}2}\,
-        N(y;\,0,\,\Sigma+uI)\,\big(P_u - P_uyy^TP_u\big)\,du,\qquad y = v-\mu,\ P_u = (\Sigma+uI)^{-1}.
+        \bar a[N(\mu,\Sigma)](v) &= C\,(2\pi)^{\frac{d-1}2}\int_0^\infty u^{\frac{d-1}2}\,
+        N(y;\,0,\,\Sigma+uI)\,\big(P_u - P_uyy^TP_u\big)\,du, \\
+        y &= v-\mu,\qquad P_u = (\Sigma+uI)^{-1}.
 
     The integral is done by the trapezoidal rule in :math:`t=\log u` (step ``step``; the integrand is smooth and
     decays like :math:`u^{(d+1)/2}` at 0 and :math:`u^{-1/2}` at :math:`\infty`, so the rule converges
@@ -328,9 +328,9 @@ def _second_moment(m2: torch.Tensor) -> torch.Tensor:
 
 
 def far_field_limit(second_moment: torch.Tensor, direction: torch.Tensor, *, C: float = 1.0) -> torch.Tensor:
-    r"""Far-field limit along a ray, :math:`\lim_{r\to\infty} r^3\,\hat v\cdot\bar a[g](r\hat v)\,\hat v = C\big(\operatorname{tr}M_2 - \hat v\cdot M_2\hat v\big)`.
+    r"""Far-field limit along a ray, :math:`\lim_{r\to\infty} r^3\,\hat v\cdot\bar a[g](r\hat v)\,\hat v = C\big(\operatorname{tr}\Sigma_2 - \hat v\cdot \Sigma_2\hat v\big)`.
 
-    :math:`M_2 = \int g(w)\,w\otimes w\,dw` is the second-moment matrix about the origin (the covariance for a
+    :math:`\Sigma_2 = \int g(w)\,w\otimes w\,dw` is the second-moment matrix about the origin (the covariance for a
     centred :math:`g`). Because :math:`|\Pi(\hat v)w|^2 = |w|^2-(\hat v\cdot w)^2` and :math:`|v-w|^{-1}\approx|v|^{-1}`
     for :math:`|v|\gg|w|`, only the spread of :math:`g` across the ray survives. Across the ray the eigenvalues
     decay only like :math:`C/r`, so this is also the limit of :math:`\lambda_{\min}\langle v\rangle^3`.
@@ -358,10 +358,10 @@ def far_field_limit(second_moment: torch.Tensor, direction: torch.Tensor, *, C: 
 
 
 def coercivity_upper_bound(second_moment: torch.Tensor, *, C: float = 1.0) -> torch.Tensor:
-    r"""An upper bound of the Lemma 2.2 constant: :math:`c\le C\big(\operatorname{tr}M_2-\lambda_{\max}(M_2)\big)`.
+    r"""An upper bound of the Lemma 2.2 constant: :math:`c\le C\big(\operatorname{tr}\Sigma_2-\lambda_{\max}(\Sigma_2)\big)`.
 
-    It is the smallest far-field limit (:func:`far_field_limit` along the top eigenvector of :math:`M_2`). If
-    :math:`g` concentrates on a line, all of :math:`M_2` but one eigenvalue vanishes and so does :math:`c`, although
+    It is the smallest far-field limit (:func:`far_field_limit` along the top eigenvector of :math:`\Sigma_2`). If
+    :math:`g` concentrates on a line, all of :math:`\Sigma_2` but one eigenvalue vanishes and so does :math:`c`, although
     mass and energy stay bounded: only the entropy bound of the lemma excludes it.
 
     Example:
@@ -376,7 +376,7 @@ def coercivity_upper_bound(second_moment: torch.Tensor, *, C: float = 1.0) -> to
 
 def collision_matrix_batch_means(v: torch.Tensor, x: torch.Tensor, *, gamma: float, C: float = 1.0,
                                  n_batches: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Monte-Carlo :math:`\bar a[g](v)\approx\frac CN\sum_jA(v-x_j)` for :math:`x_j\sim g`, with a standard error.
+    r"""Monte-Carlo :math:`\bar a[g](v)\approx\frac1N\sum_jA(v-x_j)` for :math:`x_j\sim g`, with a standard error.
 
     The samples are cut into ``n_batches`` equal batches; :func:`landau_lite.velocity.collision_matrix` gives the
     batch means :math:`\bar a_b`, and
@@ -495,7 +495,7 @@ def coercivity_constant_on_grid(a: torch.Tensor, points: torch.Tensor, *, gamma:
     r"""Grid estimate of the coercivity constant :math:`c=\inf_v\lambda_{\min}(\bar a(v))\,\langle v\rangle^{-\gamma}`.
 
     The minimum over the given points only (a lower bound needs the behaviour outside the box too: for
-    Coulomb, :math:`\lambda_{\min}\langle v\rangle^3\to C(\operatorname{tr}M_2-\hat v\cdot M_2\hat v)` as
+    Coulomb, :math:`\lambda_{\min}\langle v\rangle^3\to C(\operatorname{tr}\Sigma_2-\hat v\cdot \Sigma_2\hat v)` as
     :math:`|v|\to\infty` (:func:`far_field_limit`), which can be below every grid value when :math:`T` is small).
 
     Args:

@@ -5,11 +5,10 @@ For densities :math:`f, g` on :math:`\mathbb R^d`, the weight :math:`\langle v\r
 
 .. math::
 
-    M_k(f) = \int f\langle v\rangle^k,\qquad H(f) = \int f\log f,\qquad
-    \mathrm{KL}(f\Vert g) = \int f\log\frac fg,\qquad
-    \|\langle v\rangle^kf\|_{L^p} = \Big(\int\langle v\rangle^{kp}|f|^p\Big)^{1/p},
-
-    I_k(f) = \int f\langle v\rangle^k|\nabla\log f|^2,\qquad
+    m_k(f) &= \int f\langle v\rangle^k,\qquad H(f) = \int f\log f,\qquad
+    \mathrm{KL}(f\Vert g) = \int f\log\frac fg, \\
+    \|\langle v\rangle^kf\|_{L^p} &= \Big(\int\langle v\rangle^{kp}|f|^p\Big)^{1/p}, \\
+    I_k(f) &= \int f\langle v\rangle^k|\nabla\log f|^2,\qquad
     I_k(f|g) = \int f\langle v\rangle^k\big|\nabla\log f - \nabla\log g\big|^2 ,
 
 and the two Pinsker ratios (the classical inequality and its :math:`L^2` version, Lemma 2.3 of Ilin (2025),
@@ -164,11 +163,11 @@ def integrate(f: Density, quad: Quadrature) -> torch.Tensor:
 
 
 def moment(f: Density, quad: Quadrature, k: float = 0.0) -> torch.Tensor:
-    r"""Weighted moment :math:`M_k(f) = \int f\langle v\rangle^k\approx\sum_iw_if_i\langle v_i\rangle^k` (0-dim tensor).
+    r"""Weighted moment :math:`m_k(f) = \int f\langle v\rangle^k\approx\sum_iw_if_i\langle v_i\rangle^k` (0-dim tensor).
 
     (The particle version, :math:`\frac1N\sum_j\langle X_j\rangle^k`, is :func:`landau_lite.diagnostics.weighted_moment`.)
 
-    Example (:math:`N(0, I)` in 3-D: :math:`M_2 = 1 + E|v|^2 = 4`):
+    Example (:math:`N(0, I)` in 3-D: :math:`m_2 = 1 + E|v|^2 = 4`):
         >>> from landau_lite.analysis.quadrature import radial_quadrature
         >>> q = radial_quadrature(3, 12.0, panels=64, order=16)
         >>> round(float(moment(lambda v: (2 * math.pi) ** -1.5 * torch.exp(-0.5 * (v * v).sum(1)), q, 2.0)), 10)
@@ -331,7 +330,8 @@ def fisher_information(f: Density, score: Density, quad: Quadrature, *, k: float
     Args:
         f: density values at the nodes ``(M,)`` or a callable.
         score: :math:`\nabla\log f` at the nodes ``(M, d)`` (or a callable), or its radial component ``(M,)`` on a
-            radial rule (e.g. :meth:`landau_lite.radial.RadialGrid.score` on :func:`shell_quadrature`).
+            radial rule (e.g. :meth:`landau_lite.radial.RadialGrid.score` on
+            :func:`~landau_lite.analysis.quadrature.shell_quadrature`).
         quad: the rule. k: weight exponent (any real).
 
     Example (:math:`N(0,I)` in 3-D: :math:`I_0 = 3`, :math:`I_2 = E[(1+|v|^2)|v|^2] = 18`):

@@ -7,8 +7,8 @@ Gaussians Gaussian. These are the exact references of the quadrature rules and o
 
 .. math::
 
-    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) = \int f\,(u_f-u_g)\cdot\nabla\log\frac fg
-    \quad\text{for}\quad \partial_tf+\nabla\cdot(fu_f) = 0,\ \ \partial_tg+\nabla\cdot(gu_g) = 0 .
+    \frac{d}{dt}\mathrm{KL}(f_t\Vert g_t) &= \int f\,(u_f-u_g)\cdot\nabla\log\frac fg \\
+    &\quad\text{for}\quad \partial_tf+\nabla\cdot(fu_f) = 0,\ \ \partial_tg+\nabla\cdot(gu_g) = 0 .
 """
 
 from __future__ import annotations
@@ -183,9 +183,9 @@ def gaussian_linear_flow(mean0: torch.Tensor, cov0: torch.Tensor, B: torch.Tenso
 
     .. math::
 
-        \dot m = Bm + c,\quad \dot\Sigma = B\Sigma+\Sigma B^T
-        \quad\Longrightarrow\quad
-        \Sigma(t) = e^{tB}\Sigma_0e^{tB^T},\quad m(t) = e^{tB}m_0 + \int_0^te^{sB}ds\,c ,
+        \dot m &= Bm + c,\qquad \dot\Sigma = B\Sigma+\Sigma B^T
+        \quad\Longrightarrow \\
+        \Sigma(t) &= e^{tB}\Sigma_0e^{tB^T},\qquad m(t) = e^{tB}m_0 + \int_0^te^{sB}ds\,c ,
 
     computed with one matrix exponential of the augmented matrix :math:`\begin{pmatrix}B&c\\0&0\end{pmatrix}`.
 
@@ -220,7 +220,8 @@ def gaussian_kl_rate(mean_f: torch.Tensor, cov_f: torch.Tensor, B_f: torch.Tenso
 
     .. math::
 
-        \int f\,(Dv+e)\cdot(Pv+q) = \operatorname{tr}\big(D^TP(\Sigma_f+m_fm_f^T)\big) + m_f^TD^Tq + e^TPm_f + e^Tq .
+        \int f\,(Dv+e)\cdot(Pv+q) &= \operatorname{tr}\big(D^TP(\Sigma_f+m_fm_f^T)\big) \\
+        &\quad + m_f^TD^Tq + e^TPm_f + e^Tq .
 
     By the KL identity (Lemma 3.3(a) of Ilin (2025)) this equals :math:`\frac{d}{dt}\mathrm{KL}(f_t\Vert g_t)` when
     :math:`f_t, g_t` are moved by the two fields (:func:`gaussian_linear_flow`).

@@ -1,17 +1,18 @@
-r"""Grid quadrature for :math:`\bar a[h] = C\,A*h` and :math:`\bar b[h] = C\,(\nabla\cdot A)*h` (3-D and 2-D).
+r"""Grid quadrature for :math:`\bar a[h] = A*h` and :math:`\bar b[h] = (\nabla\cdot A)*h` (3-D and 2-D).
 
 Lemma 3.3 (the key computation) needs the collision matrix and the drift of a *signed* density
 :math:`h = f-g`,
 
 .. math::
 
-    \bar a[h](v) = C\!\int A(v-w)\,h(w)\,dw,\qquad
-    \bar b[h](v) = C\!\int (\nabla\cdot A)(v-w)\,h(w)\,dw = \nabla\cdot\bar a[h](v),
-
-    A(z) = |z|^{\gamma}\big(|z|^2 I - z\otimes z\big),\qquad (\nabla\cdot A)(z) = -(d-1)|z|^{\gamma} z,
+    \bar a[h](v) &= \int A(v-w)\,h(w)\,dw, \\
+    \bar b[h](v) &= \int (\nabla\cdot A)(v-w)\,h(w)\,dw = \nabla\cdot\bar a[h](v), \\
+    A(z) &= C|z|^{\gamma}\big(|z|^2 I - z\otimes z\big),\qquad (\nabla\cdot A)(z) = -(d-1)\,C|z|^{\gamma} z,
 
 for densities given by their values at the centres :math:`w_j` of a uniform grid of cells :math:`Q_j`
-(side :math:`\delta = 2L/n`, volume :math:`|Q| = \delta^d`) on :math:`[-L, L]^d`. For Coulomb (:math:`d=3`,
+(side :math:`\delta = 2L/n`, volume :math:`|Q| = \delta^d`) on :math:`[-L, L]^d`. The kernel contains the
+collision constant :math:`C`, a scalar factor: the tables below are computed for :math:`C=1` and the result is
+multiplied by :math:`C`. For Coulomb (:math:`d=3`,
 :math:`\gamma=-3`) the kernels are singular, :math:`|A|\sim|z|^{-1}` and :math:`|\nabla\cdot A|\sim|z|^{-2}`, but
 locally integrable, so the singular cell is **integrated**, never dropped or :math:`\varepsilon`-regularised.
 (:math:`|A(z)| = |z|^{\gamma+2}` is locally integrable for every :math:`\gamma\ge-d-1`; :math:`\nabla\cdot A` only
@@ -23,8 +24,8 @@ for :math:`\gamma>-d-1`.)
 
    .. math::
 
-       \bar a[h](w_i) \approx C\sum_j h(w_j)\int_{Q_j}A(w_i-w)\,dw = C\sum_j h_j\,|Q|\,\bar A_{i-j},
-       \qquad \bar A_k = \frac{1}{|Q|}\int_{k\delta + [-\delta/2,\delta/2]^d} A(z)\,dz .
+       \bar a[h](w_i) &\approx \sum_j h(w_j)\int_{Q_j}A(w_i-w)\,dw = \sum_j h_j\,|Q|\,\bar A_{i-j}, \\
+       \bar A_k &= \frac{1}{|Q|}\int_{k\delta + [-\delta/2,\delta/2]^d} A(z)\,dz .
 
    The sum is a discrete linear convolution; it is evaluated with zero-padded FFTs of size :math:`2n` per
    axis (offsets :math:`k\in\{-(n-1),\dots,n-1\}^d`, so nothing wraps around).
@@ -34,14 +35,14 @@ for :math:`\gamma>-d-1`.)
 
    .. math::
 
-       \bar A_0 = \frac{d-1}{d}\,\delta^{\gamma+2}\,U_{\gamma+2}\,I,\qquad
-       U_p = \int_{[-\frac12,\frac12]^d}|z|^p\,dz
+       \bar A_0 &= C\,\frac{d-1}{d}\,\delta^{\gamma+2}\,U_{\gamma+2}\,I, \\
+       U_p &= \int_{[-\frac12,\frac12]^d}|z|^p\,dz
            = \frac{2^{d-1}d}{p+d}\int_{[0,\frac12]^{d-1}}\big(\tfrac14+|y|^2\big)^{p/2}dy ,
 
    where the second form splits the cube into :math:`d` pyramids with apex at the origin (a Duffy
    transform): the radial integral :math:`\int_0^1 t^{p+d-1}dt = 1/(p+d)` is done exactly and what is left is a
    smooth integral, computed by Gauss–Legendre quadrature to machine precision (in 3-D Coulomb,
-   :math:`\bar A_0 = \frac{2}{3\delta}\,U_{-1}I` with :math:`U_{-1} = 3\ln\frac{\sqrt3+1}{\sqrt3-1}-\frac\pi2`).
+   :math:`\bar A_0 = \frac{2C}{3\delta}\,U_{-1}I` with :math:`U_{-1} = 3\ln\frac{\sqrt3+1}{\sqrt3-1}-\frac\pi2`).
    Every other cell lies at distance :math:`\ge\delta/2` from the origin, so :math:`A` is analytic on it, and
    tensor Gauss–Legendre with 16, 6, 4 or 3 points per axis (from the nearest to the far cells) is accurate to
    :math:`10^{-10}` relative or better. Reflection and permutation symmetries of :math:`A` reduce the work to
@@ -49,7 +50,7 @@ for :math:`\gamma>-d-1`.)
 
 3. *Deconvolution correction.* The table of cell averages is the kernel smoothed by the box,
    :math:`\bar A = A + \frac{\delta^2}{24}\nabla^2 A + O(\delta^4)` away from the origin, so the product rule has
-   an :math:`O(\delta^2)` error :math:`\approx\frac{\delta^2}{24}\,C\,A*\nabla^2 h`. We undo the box smoothing on
+   an :math:`O(\delta^2)` error :math:`\approx\frac{\delta^2}{24}\,A*\nabla^2 h`. We undo the box smoothing on
    the table itself, one axis after the other (the per-axis factor :math:`1-\frac1{24}\times` second difference
    inverts :math:`\operatorname{sinc}(\delta\xi_l/2)` to second order):
 
@@ -571,13 +572,13 @@ def _ffts_for(grid: Grid, gamma: float, h: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def collision_matrix_on_grid(h: torch.Tensor, grid: Grid, *, gamma: float, C: float = 1.0) -> torch.Tensor:
-    r"""Collision matrix :math:`\bar a[h](v_i) = C\int A(v_i-w)\,h(w)\,dw` at every grid point.
+    r"""Collision matrix :math:`\bar a[h](v_i) = \int A(v_i-w)\,h(w)\,dw` at every grid point.
 
     .. math::
 
-        \bar a[h](v_i) \approx C\sum_j h_j\,|Q|\,\tilde A_{i-j},
+        \bar a[h](v_i) \approx \sum_j h_j\,|Q|\,\tilde A_{i-j},
 
-    with :math:`\tilde A` the corrected cell averages of :math:`A(z) = |z|^\gamma(|z|^2I - z\otimes z)` (module
+    with :math:`\tilde A` the corrected cell averages of :math:`A(z) = C|z|^\gamma(|z|^2I - z\otimes z)` (module
     docstring). Order :math:`\min(4, d+\gamma+4)` in the grid spacing for smooth ``h`` (4 for 3-D Coulomb);
     exact for :math:`\gamma = 0`. ``h`` may be signed (e.g. :math:`f-g`) and must be negligible outside the box.
 
@@ -605,12 +606,12 @@ def collision_matrix_on_grid(h: torch.Tensor, grid: Grid, *, gamma: float, C: fl
 
 
 def collision_drift_on_grid(h: torch.Tensor, grid: Grid, *, gamma: float, C: float = 1.0) -> torch.Tensor:
-    r"""Drift :math:`\bar b[h](v_i) = C\int(\nabla\cdot A)(v_i-w)\,h(w)\,dw = \nabla\cdot\bar a[h](v_i)` on the grid.
+    r"""Drift :math:`\bar b[h](v_i) = \int(\nabla\cdot A)(v_i-w)\,h(w)\,dw = \nabla\cdot\bar a[h](v_i)` on the grid.
 
     .. math::
 
-        (\nabla\cdot A)(z) = -(d-1)|z|^\gamma z,\qquad
-        \bar b[h](v_i) \approx C\sum_j h_j\,|Q|\,\tilde B_{i-j},\quad
+        (\nabla\cdot A)(z) &= -(d-1)\,C|z|^\gamma z, \\
+        \bar b[h](v_i) &\approx \sum_j h_j\,|Q|\,\tilde B_{i-j},\qquad
         \tilde B_k = \sum_j D_j\tilde A_{\cdot j}\big|_k ,
 
     the eighth-order central divergence of the corrected matrix table (module docstring, step 4), so that the
@@ -644,7 +645,7 @@ def landau_velocity_on_grid(f: torch.Tensor, score: torch.Tensor, grid: Grid, *,
     r"""Landau velocity field :math:`U[f] = -\bar a[f]\,s + \bar b[f]` on the grid (the continuity form of the equation).
 
     With the exact score :math:`s = \nabla\log f` this is
-    :math:`U[f](v) = -C\int A(v-w)\big(\nabla\log f(v) - \nabla\log f(w)\big)f(w)\,dw`, which vanishes for
+    :math:`U[f](v) = -\int A(v-w)\big(\nabla\log f(v) - \nabla\log f(w)\big)f(w)\,dw`, which vanishes for
     Maxwellians (:math:`A(z)z = 0`).
 
     Args:

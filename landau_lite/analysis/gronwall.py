@@ -6,7 +6,7 @@ If :math:`y\ge0` satisfies :math:`y'\le\Lambda(t)\,y+\mathcal S(t)` then
 
     y(t)\le e^{E(t)}\Big(y(t_0)+\int_{t_0}^te^{-E(\tau)}\mathcal S(\tau)\,d\tau\Big),\qquad E(t)=\int_{t_0}^t\Lambda .
 
-With :math:`y=\mathrm{KL}(f_t\Vert g_t)` this is how Theorem 4.1 of Ilin (2025) (rate :math:`\Lambda=K`, no source)
+With :math:`y=\mathrm{KL}(f_t\Vert g_t)` this is how Theorem 4.1 of Ilin (2025) (a rate :math:`\Lambda`, no source)
 and Theorem 4.2 (a source from the score-matching loss) turn a differential inequality into a bound. The
 integrals of sampled rates are trapezoidal sums (:func:`cumulative_integral`); for a rigorous bound pass an upper
 envelope of the rate, such as :func:`polynomial_envelope`, whose Grönwall bound is closed form
@@ -35,7 +35,7 @@ __all__ = [
     "polynomial_gronwall_bound",
 ]
 
-#: a time series: a 1-D torch tensor, a numpy array or a sequence of floats
+#: A time series, given as a 1-D torch tensor, a numpy array or a sequence of floats.
 Series = Union[torch.Tensor, np.ndarray, Sequence[float]]
 
 
@@ -174,21 +174,21 @@ def gronwall_bound(times: Series, initial: float | torch.Tensor, rate: Series | 
 # ----------------------------------------------------------------------------------------------
 
 def polynomial_envelope(times: Series, values: Series, *, t0: float | None = None) -> tuple[float, float]:
-    r"""Fit an upper envelope :math:`A(1+t-t_0)^{\alpha}\ge` ``values`` (the form of the bounds (2.2), (3.1), (3.12) of
-    Ilin (2025)).
+    r"""Fit an upper envelope :math:`c_1(1+t-t_0)^{\alpha}\ge` ``values`` (the form of the bounds (2.2), (3.1), (3.12)
+    of Ilin (2025)).
 
     :math:`\alpha` is the least-squares slope of :math:`\log(\text{values})` against :math:`\log(1+t-t_0)`; then
-    :math:`A=\max_i\text{values}_i/(1+t_i-t_0)^\alpha`, so the envelope touches the data at one point and lies
-    above it everywhere else. The theorems only say that *some* :math:`A,\alpha` exist; this fit shows which ones a
+    :math:`c_1=\max_i\text{values}_i/(1+t_i-t_0)^\alpha`, so the envelope touches the data at one point and lies
+    above it everywhere else. The theorems only say that *some* :math:`c_1,\alpha` exist; this fit shows which ones a
     run needs (a negative :math:`\alpha` means the quantity decays).
 
     Returns:
-        ``(A, alpha)`` as floats.
+        ``(c1, alpha)`` as floats.
 
     Example:
         >>> t = torch.linspace(0, 9, 10, dtype=torch.float64)
-        >>> A, a = polynomial_envelope(t, 2 * (1 + t) ** 0.5)
-        >>> round(A, 6), round(a, 6)
+        >>> c1, a = polynomial_envelope(t, 2 * (1 + t) ** 0.5)
+        >>> round(c1, 6), round(a, 6)
         (2.0, 0.5)
     """
     t = _times(times, min_len=2)
@@ -203,17 +203,18 @@ def polynomial_envelope(times: Series, values: Series, *, t0: float | None = Non
     xm = x - x.mean()
     denom = float((xm * xm).sum())
     alpha = float((xm * (y - y.mean())).sum()) / denom if denom > 0 else 0.0
-    A = float(torch.exp(y - alpha * x).max())
-    return A, alpha
+    c1 = float(torch.exp(y - alpha * x).max())
+    return c1, alpha
 
 
-def polynomial_gronwall_bound(times: Series, kl0: float, A: float, alpha: float, *,
+def polynomial_gronwall_bound(times: Series, kl0: float, c1: float, alpha: float, *,
                               t0: float | None = None, log: bool = False) -> torch.Tensor | np.ndarray:
-    r"""Theorem 4.1's closed form: :math:`\mathrm{KL}_0\exp\big(A\,\frac{(1+t-t_0)^{\alpha+1}-1}{\alpha+1}\big)` (:math:`\log(1+t-t_0)` if :math:`\alpha=-1`).
+    r"""Theorem 4.1's closed form: :math:`\mathrm{KL}_0\exp\big(c_1\,\frac{(1+t-t_0)^{\alpha+1}-1}{\alpha+1}\big)`
+    (:math:`c_1\log(1+t-t_0)` in the exponent if :math:`\alpha=-1`).
 
-    This is :math:`\mathrm{KL}_0\exp\int_{t_0}^tA(1+\tau-t_0)^\alpha d\tau`, the bound for a rate
-    :math:`K(\tau)\le A(1+\tau-t_0)^\alpha` (:func:`polynomial_envelope`). With ``log=True`` the natural logarithm of
-    the bound is returned (no overflow).
+    This is :math:`\mathrm{KL}_0\exp\int_{t_0}^tc_1(1+\tau-t_0)^\alpha d\tau`, the bound for a rate
+    :math:`\Lambda(\tau)\le c_1(1+\tau-t_0)^\alpha` (:func:`polynomial_envelope`). With ``log=True`` the natural
+    logarithm of the bound is returned (no overflow).
 
     Example:
         >>> t = torch.tensor([0.0, 1.0], dtype=torch.float64)
@@ -222,7 +223,7 @@ def polynomial_gronwall_bound(times: Series, kl0: float, A: float, alpha: float,
     """
     t = _times(times)
     kl0 = check_real(kl0, "kl0", lo=0.0)
-    A = check_real(A, "A", lo=0.0)
+    c1 = check_real(c1, "c1", lo=0.0)
     alpha = check_real(alpha, "alpha")
     t0 = float(t[0]) if t0 is None else check_real(t0, "t0")
     s = 1.0 + (t - t0)
@@ -233,7 +234,7 @@ def polynomial_gronwall_bound(times: Series, kl0: float, A: float, alpha: float,
     if log and kl0 == 0.0:
         raise ValueError("kl0 must be > 0 for log=True")
     if abs(alpha + 1.0) < 1e-12:
-        integral = A * torch.log(s)
+        integral = c1 * torch.log(s)
     else:
-        integral = A * (s.pow(alpha + 1.0) - 1.0) / (alpha + 1.0)
+        integral = c1 * (s.pow(alpha + 1.0) - 1.0) / (alpha + 1.0)
     return _like_times(math.log(kl0) + integral if log else kl0 * torch.exp(integral), times)

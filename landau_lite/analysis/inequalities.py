@@ -1,7 +1,7 @@
 r"""Functional inequalities behind the Fisher-information bounds: Sobolev's :math:`L^3` bound and the pointwise
 Hessian inequality.
 
-* :math:`\|f\|_{L^3(\mathbb R^3)}\le\frac{S_3^2}{4}I(f)` (sharp Sobolev constant :data:`SOBOLEV_3D`,
+* :math:`\|f\|_{L^3(\mathbb R^3)}\le\frac{c_S^2}{4}I(f)` (sharp Sobolev constant :math:`c_S` = :data:`SOBOLEV_3D`,
   :func:`l3_bound_from_fisher`);
 * :math:`|\nabla f|^2/f\le 2\sup_{B(v,1)}\|D^2f\| + 4f` for radial :math:`f` (:func:`hessian_sup_on_balls`), the
   inequality behind Theorem 3.1 of Ilin (2025).
@@ -20,17 +20,17 @@ from .._checks import check_finite_float, check_positive, check_real
 __all__ = ["SOBOLEV_3D", "l3_bound_from_fisher", "hessian_sup_on_balls"]
 
 
-#: Sharp Sobolev constant :math:`S_3` of :math:`\|u\|_{L^6(\mathbb R^3)}\le S_3\|\nabla u\|_{L^2}` (Aubin–Talenti):
-#: :math:`S_3^2 = \frac{4}{3\,(2\pi^2)^{2/3}}` (:math:`2\pi^2 = |\mathbb S^3|`).
+#: Sharp Sobolev constant :math:`c_S` of :math:`\|u\|_{L^6(\mathbb R^3)}\le c_S\|\nabla u\|_{L^2}` (Aubin–Talenti):
+#: :math:`c_S^2 = \frac{4}{3\,(2\pi^2)^{2/3}}` (:math:`2\pi^2 = |\mathbb S^3|`).
 SOBOLEV_3D: float = math.sqrt(4.0 / (3.0 * (2.0 * math.pi ** 2) ** (2.0 / 3.0)))
 
 
 def l3_bound_from_fisher(fisher: torch.Tensor | float) -> torch.Tensor | float:
-    r"""Bound on :math:`\|f\|_{L^3(\mathbb R^3)}` by the Fisher information: :math:`\|f\|_{L^3}\le\frac{S_3^2}{4}\,I(f)`.
+    r"""Bound on :math:`\|f\|_{L^3(\mathbb R^3)}` by the Fisher information: :math:`\|f\|_{L^3}\le\frac{c_S^2}{4}\,I(f)`.
 
-    Apply Sobolev to :math:`u=\sqrt f`: :math:`\|f\|_{L^3}=\|\sqrt f\|_{L^6}^2\le S_3^2\|\nabla\sqrt f\|_{L^2}^2 = S_3^2I(f)/4`.
+    Apply Sobolev to :math:`u=\sqrt f`: :math:`\|f\|_{L^3}=\|\sqrt f\|_{L^6}^2\le c_S^2\|\nabla\sqrt f\|_{L^2}^2 = c_S^2I(f)/4`.
     Since :math:`I(f_t)` does not increase along Landau flows (Guillen and Silvestre (2025)), this gives
-    :math:`\sup_t\|f_t\|_{L^3}\le S_3^2I(f_0)/4` (the :math:`L^3` bound behind Lemma 2.1 of Ilin (2025)).
+    :math:`\sup_t\|f_t\|_{L^3}\le c_S^2I(f_0)/4` (the :math:`L^3` bound behind Lemma 2.1 of Ilin (2025)).
 
     Example:
         >>> round(l3_bound_from_fisher(3.0), 4)      # N(0, I): ||f||_3 = 1/(2 pi sqrt 3) = 0.0919

@@ -1,9 +1,10 @@
 r"""Stability in relative entropy: Lemma 3.3 of Ilin (2025), term by term, and its constants.
 
 Notation: :math:`\langle v\rangle = (1+|v|^2)^{1/2}`, :math:`I_k(f) = \int f\langle v\rangle^k|\nabla\log f|^2`,
-:math:`\mathrm{KL}(f\Vert g)=\int f\log(f/g)`, :math:`\bar a[h] = A*h`, :math:`\bar b[h] = (\nabla\cdot A)*h`,
-:math:`A_C(z) = C|z|^\gamma(|z|^2I - z\otimes z)`. The functionals (KL, :math:`L^p`, Fisher information) are those
-of :mod:`landau_lite.analysis.divergences`; the Grönwall step of Theorem 4.1 is :mod:`landau_lite.analysis.gronwall`.
+:math:`\mathrm{KL}(f\Vert g)=\int f\log(f/g)`, the kernel :math:`A(z) = C|z|^\gamma(|z|^2I - z\otimes z)` (it contains
+the collision constant :math:`C`), :math:`\bar a[h] = A*h` and :math:`\bar b[h] = (\nabla\cdot A)*h`. The functionals
+(KL, :math:`L^p`, Fisher information) are those of :mod:`landau_lite.analysis.divergences`; the Grönwall step of
+Theorem 4.1 is :mod:`landau_lite.analysis.gronwall`.
 
 **1. The KL identity** (Lemma 3.3(a)). If :math:`\partial_t f+\nabla\cdot(fu_f)=0` and
 :math:`\partial_t g+\nabla\cdot(gu_g)=0`, then
@@ -12,31 +13,32 @@ of :mod:`landau_lite.analysis.divergences`; the Grönwall step of Theorem 4.1 is
 
     \frac{d}{dt}\mathrm{KL}(f\Vert g) = \int f\,(u_f-u_g)\cdot\nabla\log\frac fg
 
-(:func:`kl_rate`; before the integration by parts: :func:`kl_rate_divergence_form_on_grid`). For Gaussians moved by linear fields both sides are closed form (:mod:`landau_lite.analysis.gaussian`).
+(:func:`kl_rate`; before the integration by parts: :func:`kl_rate_divergence_form_on_grid`). For Gaussians moved by
+linear fields both sides are closed form (:mod:`landau_lite.analysis.gaussian`).
 
 **2. The decomposition** (Lemma 3.3(b)–(c)). With :math:`\Phi=\nabla\log(f/g)`, :math:`h=f-g` and
 :math:`R = \bar a[h]\nabla\log f-\bar b[h]`,
 
 .. math::
 
-    \int f(U[f]-U[g])\cdot\Phi = -\int f\,\Phi\cdot\bar a[g]\Phi - \int f\,\Phi\cdot R
-    \ \le\ -\frac12\int f\,\Phi\cdot\bar a[g]\Phi + \frac12\int f\,R\cdot\bar a[g]^{-1}R .
+    \int f(U[f]-U[g])\cdot\Phi &= -\int f\,\Phi\cdot\bar a[g]\Phi - \int f\,\Phi\cdot R \\
+    &\le -\frac12\int f\,\Phi\cdot\bar a[g]\Phi + \frac12\int f\,R\cdot\bar a[g]^{-1}R .
 
 :func:`key_terms_on_grid` (3-D or 2-D grids, :mod:`landau_lite.analysis.grid`) and :func:`radial_key_terms` (radial
 densities on the shells of :class:`landau_lite.radial.RadialGrid`) compute every term.
 
-**3. The Coulomb constants** (Lemma 3.3(d), :math:`d=3`, :math:`\gamma=-3`). With
-:math:`\mathsf M = \max(\|f\|_\infty,\|g\|_\infty)` and :math:`\bar a[g]\ge c\langle v\rangle^{-3}`
-(:mod:`landau_lite.analysis.coercivity`):
+**3. The Coulomb constants** (Lemma 3.3(d), :math:`d=3`, :math:`\gamma=-3`). With the sup bound
+:math:`B = \max(\|f\|_\infty,\|g\|_\infty)` and the coercivity constant :math:`c` of :math:`\bar a[g]\ge c\langle
+v\rangle^{-3}` (:mod:`landau_lite.analysis.coercivity`; it contains the factor :math:`C`):
 
 .. math::
 
-    \frac{d}{dt}\mathrm{KL}\le -\frac c2\int f\langle v\rangle^{-3}|\Phi|^2
-    + \frac{C^2}{c}\Big[(16\pi\mathsf M+4)\,I_3(f) + 16\big((12\pi)^{3/2}\mathsf M+\sqrt{4\pi/5}\big)
-      \|\langle v\rangle^3f\|_{L^2}\Big]\mathrm{KL}(f\Vert g),
+    \frac{d}{dt}\mathrm{KL}(f\Vert g) &\le -\frac c2\int f\langle v\rangle^{-3}|\Phi|^2 + \Lambda\,\mathrm{KL}(f\Vert g), \\
+    \Lambda &= \frac{C^2}{c}\Big[(16\pi B+4)\,I_3(f) \\
+    &\qquad+ 16\big((12\pi)^{3/2}B+\sqrt{4\pi/5}\big)\|\langle v\rangle^3f\|_{L^2}\Big]
 
-where :math:`c` includes the factor :math:`C` (:func:`lemma33_coefficients`, :func:`lemma33_rate`). The structure
-follows the paper's prose; the constants are our reconstruction (see the book's appendix 'What we rebuilt').
+(:func:`lemma33_coefficients`, :func:`lemma33_rate_parts`, :func:`lemma33_rate`). The structure follows the paper's
+prose; the constants are our reconstruction (see the book's appendix 'What we rebuilt').
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ __all__ = [
     "key_terms_on_grid",
     "radial_key_terms",
     "lemma33_coefficients",
+    "lemma33_rate_parts",
     "lemma33_rate",
 ]
 
@@ -79,8 +82,10 @@ def kl_rate(f: torch.Tensor, u_f: torch.Tensor, u_g: torch.Tensor, phi: torch.Te
         u_f, u_g, phi: ``(M, d)`` vectors at the nodes, or ``(M,)`` radial components on a radial rule.
         quad: a :class:`~landau_lite.analysis.quadrature.Quadrature`.
 
-    Example (:math:`f=N(0,I)` pushed by :math:`u_f=v`, :math:`g=N(0,2I)` fixed: :math:`\Phi=-v/2` and the rate is
-    :math:`-\frac12E|v|^2=-\frac32`):
+    Example:
+        :math:`f=N(0,I)` pushed by :math:`u_f=v`, :math:`g=N(0,2I)` fixed: :math:`\Phi=-v/2` and the rate is
+        :math:`-\frac12E|v|^2=-\frac32`.
+
         >>> from landau_lite.analysis.quadrature import radial_quadrature
         >>> q = radial_quadrature(3, 12.0, panels=32, order=16)
         >>> r = q.points[:, 0]
@@ -125,8 +130,8 @@ def kl_rate_divergence_form_on_grid(f: torch.Tensor, g: torch.Tensor, flux_f: to
 
     .. math::
 
-        \frac{d}{dt}\mathrm{KL}(f\Vert g) = \int\partial_tf\Big(\log\frac fg+1\Big) - \int\frac fg\,\partial_tg
-        = -\int\nabla\cdot(fu_f)\Big(\log\frac fg+1\Big) + \int\frac fg\,\nabla\cdot(gu_g),
+        \frac{d}{dt}\mathrm{KL}(f\Vert g) &= \int\partial_tf\Big(\log\frac fg+1\Big) - \int\frac fg\,\partial_tg \\
+        &= -\int\nabla\cdot(fu_f)\Big(\log\frac fg+1\Big) + \int\frac fg\,\nabla\cdot(gu_g),
 
     with the divergences by :func:`landau_lite.analysis.grid.divergence_on_grid_spectral` and the midpoint rule.
     Comparing it with :func:`kl_rate` checks the integration by parts of Lemma 3.3(a) on the grid.
@@ -160,25 +165,25 @@ def key_terms_on_grid(f: torch.Tensor, g: torch.Tensor, score_f: torch.Tensor, s
     :math:`U[f]=-\bar a[f]s_f+\bar b[f]` (all from :mod:`landau_lite.analysis.grid`, singular cells integrated exactly)
     and every integral by the midpoint rule (:func:`~landau_lite.analysis.grid.grid_quadrature`):
 
-    ================  ==============================================================================
-    key               value
-    ================  ==============================================================================
-    ``direct``        :math:`\int f\,(U[f]-U[g])\cdot\Phi` (:func:`kl_rate` with the grid velocities)
-    ``coercive``      :math:`-\int f\,\Phi\cdot\bar a[g]\Phi\ (\le0)`
-    ``cross``         :math:`-\int f\,\Phi\cdot R`
-    ``young``         :math:`\frac12\int f\,R\cdot\bar a[g]^{-1}R\ (\ge0)`
-    ``bound_c``       :math:`\frac12\,\texttt{coercive} + \texttt{young}` (right side of Lemma 3.3(c))
-    ``weighted_phi``  :math:`\int f\langle v\rangle^{\gamma}|\Phi|^2` (the coercive weight of (d))
-    ``kl``            :math:`\mathrm{KL}(f\Vert g)`
-    ``h_l1``,``h_l2`` :math:`\|f-g\|_{L^1}`, :math:`\|f-g\|_{L^2}`
-    ``a_h_sup``       :math:`\max_v\|\bar a[h](v)\|_{op}` over the grid
-    ``term_a``        :math:`\int f\langle v\rangle^{-\gamma}|\bar a[h]s_f|^2`
-    ``term_b``        :math:`\int f\langle v\rangle^{-\gamma}|\bar b[h]|^2`
-    ``b_h_l4``        :math:`\|\bar b[h]\|_{L^4}`
-    ``fisher_w``      :math:`I_{-\gamma}(f)=\int f\langle v\rangle^{-\gamma}|s_f|^2`
-    ``f_w_l2``        :math:`\|\langle v\rangle^{-\gamma}f\|_{L^2}`
-    ``f_sup``,``g_sup`` grid maxima of :math:`f` and :math:`g`
-    ================  ==============================================================================
+    ======================  ==============================================================================
+    key                     value
+    ======================  ==============================================================================
+    ``direct``              :math:`\int f\,(U[f]-U[g])\cdot\Phi` (:func:`kl_rate` with the grid velocities)
+    ``coercive``            :math:`-\int f\,\Phi\cdot\bar a[g]\Phi\ (\le0)`
+    ``cross``               :math:`-\int f\,\Phi\cdot R`
+    ``young``               :math:`\frac12\int f\,R\cdot\bar a[g]^{-1}R\ (\ge0)`
+    ``bound_c``             :math:`\frac12\,\texttt{coercive} + \texttt{young}` (right side of Lemma 3.3(c))
+    ``weighted_phi``        :math:`\int f\langle v\rangle^{\gamma}|\Phi|^2` (the coercive weight of (d))
+    ``kl``                  :math:`\mathrm{KL}(f\Vert g)`
+    ``h_l1``, ``h_l2``      :math:`\|f-g\|_{L^1}`, :math:`\|f-g\|_{L^2}`
+    ``a_h_sup``             :math:`\max_v\|\bar a[h](v)\|_{op}` over the grid
+    ``term_a``              :math:`\int f\langle v\rangle^{-\gamma}|\bar a[h]s_f|^2`
+    ``term_b``              :math:`\int f\langle v\rangle^{-\gamma}|\bar b[h]|^2`
+    ``b_h_l4``              :math:`\|\bar b[h]\|_{L^4}`
+    ``fisher_w``            :math:`I_{-\gamma}(f)=\int f\langle v\rangle^{-\gamma}|s_f|^2`
+    ``f_w_l2``              :math:`\|\langle v\rangle^{-\gamma}f\|_{L^2}`
+    ``f_sup``, ``g_sup``    grid maxima of :math:`f` and :math:`g`
+    ======================  ==============================================================================
 
     Identity (b) says ``direct == coercive + cross`` (on the grid this holds to round-off, since
     :math:`\bar a` and :math:`\bar b` are linear in the density); inequality (c) says ``direct <= bound_c``.
@@ -264,8 +269,11 @@ def radial_key_terms(f: torch.Tensor, g: torch.Tensor, grid: RadialGrid, *, gamm
     :math:`R\cdot\bar a[g]^{-1}R=R_r^2/\lambda_\parallel[g]`, with :math:`\Phi_r=\partial_r\log(f/g)`,
     :math:`R_r=\lambda_\parallel[f-g]\,\partial_r\log f-b[f-g]` (coefficients are linear in the density) and
     :math:`U_r[f]=-\lambda_\parallel[f]\partial_r\log f+b[f]`. Keys as in :func:`key_terms_on_grid`: ``direct``,
-    ``coercive``, ``cross``, ``young``, ``bound_c``, ``weighted_phi``, ``kl``, plus ``fisher3``
-    (:math:`I_{-\gamma}(f)`), ``f_w_l2`` (:math:`\|\langle v\rangle^{-\gamma}f\|_2`), ``f_sup``, ``g_sup`` and ``c``
+    ``coercive``, ``cross``, ``young``, ``bound_c``, ``weighted_phi``, ``kl``, ``h_l1``, ``h_l2``, ``term_a``
+    (:math:`\int f\langle v\rangle^{-\gamma}\lambda_\parallel[h]^2(\partial_r\log f)^2`), ``term_b``
+    (:math:`\int f\langle v\rangle^{-\gamma}b[h]^2`), ``a_h_sup`` (:math:`\max_r\max(|\lambda_\parallel[h]|,|\lambda_\perp[h]|)`,
+    the largest operator norm of :math:`\bar a[h]`), ``b_h_l4`` (:math:`\|\bar b[h]\|_{L^4}`), ``f_sup``, ``g_sup``, plus
+    ``fisher3`` (:math:`I_{-\gamma}(f)`), ``f_w_l2`` (:math:`\|\langle v\rangle^{-\gamma}f\|_2`) and ``c``
     (:func:`~landau_lite.analysis.coercivity.coercivity_constant_shells` of :math:`g`). Scores by
     :meth:`~landau_lite.radial.RadialGrid.score`; integrals by the shell rule
     (:func:`~landau_lite.analysis.quadrature.shell_quadrature`); ``kl`` in the nonnegative form
@@ -290,15 +298,18 @@ def radial_key_terms(f: torch.Tensor, g: torch.Tensor, grid: RadialGrid, *, gamm
         raise ValueError("f and g must be > 0 at every centre")
     gamma = check_real(gamma, "gamma")
     C = check_positive(C, "C")
-    lf, _, bf = radial_collision_coefficients(f, grid, gamma=gamma, C=C)
-    lg, _, bg = radial_collision_coefficients(g, grid, gamma=gamma, C=C)
+    lf, qf, bf = radial_collision_coefficients(f, grid, gamma=gamma, C=C)
+    lg, qg, bg = radial_collision_coefficients(g, grid, gamma=gamma, C=C)
     sf, sg = grid.score(f), grid.score(g)
     phi = sf - sg
     U_f = -lf * sf + bf
     U_g = -lg * sg + bg
-    R = (lf - lg) * sf - (bf - bg)
+    a_h_s = (lf - lg) * sf                       # abar[f - g] grad log f (radial component)
+    b_h = bf - bg
+    R = a_h_s - b_h
     quad = shell_quadrature(grid, dtype=f.dtype, device=f.device)
     integ = quad.integrate
+    wgt = japanese_bracket(quad.points, -gamma)
     coercive = -integ(f * lg * phi * phi)
     young = 0.5 * integ(f * R * R / lg)
     return {
@@ -309,6 +320,12 @@ def radial_key_terms(f: torch.Tensor, g: torch.Tensor, grid: RadialGrid, *, gamm
         "bound_c": 0.5 * coercive + young,
         "weighted_phi": relative_fisher_information(f, sf, sg, quad, k=gamma),
         "kl": kl_divergence(f, g, quad, nonnegative=True),
+        "h_l1": lp_distance(f, g, quad, 1),
+        "h_l2": lp_distance(f, g, quad, 2),
+        "term_a": integ(f * wgt * a_h_s * a_h_s),
+        "term_b": integ(f * wgt * b_h * b_h),
+        "a_h_sup": torch.maximum((lf - lg).abs(), (qf - qg).abs()).max(),
+        "b_h_l4": lp_norm(b_h.abs(), quad, 4),
         "fisher3": fisher_information(f, sf, quad, k=-gamma),
         "f_w_l2": lp_norm(f, quad, 2, k=-gamma),
         "f_sup": f.max(),
@@ -330,59 +347,95 @@ def _nonnegative(x: float | torch.Tensor, name: str, *, strict: bool = False) ->
     return check_positive(x, name) if strict else check_real(x, name, lo=0.0)
 
 
-def lemma33_coefficients(M: float | torch.Tensor) -> tuple[float | torch.Tensor, float | torch.Tensor]:
+def lemma33_coefficients(B: float | torch.Tensor) -> tuple[float | torch.Tensor, float | torch.Tensor]:
     r"""The two coefficients of Lemma 3.3(d) (Coulomb, :math:`C=1`; our reconstruction, see the book's appendix
     'What we rebuilt'):
 
     .. math::
 
-        k_a(\mathsf M) = 16\pi\mathsf M + 4,\qquad
-        k_b(\mathsf M) = 16\big((12\pi)^{3/2}\mathsf M + \sqrt{4\pi/5}\big),\qquad \mathsf M=\max(\|f\|_\infty,\|g\|_\infty).
+        k_a(B) &= 16\pi B + 4,\qquad
+        k_b(B) = 16\big((12\pi)^{3/2}B + \sqrt{4\pi/5}\big), \\
+        B &= \max(\|f\|_\infty,\|g\|_\infty).
 
     Where they come from: :math:`\|A(z)\|\le|z|^{-1}` and the split :math:`|z|<1`/:math:`|z|\ge1` give
     :math:`\|\bar a[h]\|_\infty\le\sqrt{4\pi}\|h\|_2+\|h\|_1`, so
     :math:`\|\bar a[h]\|_\infty^2\le2(4\pi\|h\|_2^2+\|h\|_1^2)\le k_a\,\mathrm{KL}` by Pinsker
-    (:math:`\|h\|_1^2\le2\mathrm{KL}`) and its :math:`L^2` version (:math:`\|h\|_2^2\le2\mathsf M\,\mathrm{KL}`). And
+    (:math:`\|h\|_1^2\le2\mathrm{KL}`) and its :math:`L^2` version (:math:`\|h\|_2^2\le2B\,\mathrm{KL}`). And
     :math:`|\bar b[h]|\le2|z|^{-2}*|h|`, Young's inequality with
     :math:`\||z|^{-2}1_{|z|<1}\|_{L^{4/3}}=(12\pi)^{3/4}`, :math:`\||z|^{-2}1_{|z|\ge1}\|_{L^4}=(4\pi/5)^{1/4}` gives
     :math:`\|\bar b[h]\|_{L^4}^2\le k_b\,\mathrm{KL}`.
+
+    Args:
+        B: the sup bound :math:`B\ge0` (a number, or a tensor of values, e.g. one per time).
 
     Example:
         >>> [round(x, 4) for x in lemma33_coefficients(0.0)]
         [4.0, 25.3653]
     """
-    M = _nonnegative(M, "M")
-    k_a = 16.0 * math.pi * M + 4.0
-    k_b = 16.0 * ((12.0 * math.pi) ** 1.5 * M + math.sqrt(4.0 * math.pi / 5.0))
+    B = _nonnegative(B, "B")
+    k_a = 16.0 * math.pi * B + 4.0
+    k_b = 16.0 * ((12.0 * math.pi) ** 1.5 * B + math.sqrt(4.0 * math.pi / 5.0))
     return k_a, k_b
 
 
-def lemma33_rate(c: float | torch.Tensor, M: float | torch.Tensor, fisher3: float | torch.Tensor,
-                 weighted_l2: float | torch.Tensor, *, C: float = 1.0) -> float | torch.Tensor:
-    r"""Grönwall rate of Theorem 4.1 from Lemma 3.3(d) (Coulomb; our reconstruction, see the book's appendix
-    'What we rebuilt'):
+def lemma33_rate_parts(c: float | torch.Tensor, B: float | torch.Tensor, fisher3: float | torch.Tensor,
+                       weighted_l2: float | torch.Tensor, *,
+                       C: float = 1.0) -> tuple[float | torch.Tensor, float | torch.Tensor]:
+    r"""The two parts of the Grönwall rate of Lemma 3.3(d): the :math:`\bar a[f-g]` part and the :math:`\bar b[f-g]` part.
 
     .. math::
 
-        K = \frac{C^2}{c}\Big[(16\pi\mathsf M+4)\,I_3(f) + 16\big((12\pi)^{3/2}\mathsf M+\sqrt{4\pi/5}\big)\,
-        \|\langle v\rangle^3 f\|_{L^2}\Big],\qquad \frac{d}{dt}\mathrm{KL}(f\Vert g)\le K\,\mathrm{KL}(f\Vert g),
+        \Lambda_a = \frac{C^2}{c}\,k_a(B)\,I_3(f),\qquad
+        \Lambda_b = \frac{C^2}{c}\,k_b(B)\,\|\langle v\rangle^3 f\|_{L^2},
 
-    (after dropping the coercive term), where :math:`c` is the coercivity constant of :math:`\bar a[g] = C\,A*g`,
-    i.e. :math:`\bar a[g]\ge c\langle v\rangle^{-3}` (it contains the factor :math:`C`). The kernel constants scale
-    as :math:`\bar a[h],\bar b[h]\propto C`, hence :math:`C^2/c\propto C`: doubling :math:`C` doubles the rate, as
-    rescaling time says it must. The Grönwall bound itself is
+    the bounds, divided by :math:`\mathrm{KL}(f\Vert g)`, of :math:`\frac1c\int f\langle v\rangle^3|\bar a[h]\nabla\log f|^2`
+    and :math:`\frac1c\int f\langle v\rangle^3|\bar b[h]|^2` (``term_a`` and ``term_b`` of :func:`key_terms_on_grid` and
+    :func:`radial_key_terms`, which a computation can compare with them part by part). Arguments as in
+    :func:`lemma33_rate`.
+
+    Example (:math:`B=0`: :math:`k_a=4`, :math:`k_b=16\sqrt{4\pi/5}`):
+        >>> [round(x, 4) for x in lemma33_rate_parts(2.0, 0.0, 1.0, 1.0)]
+        [2.0, 12.6826]
+    """
+    C = check_positive(C, "C")
+    c = _nonnegative(c, "c", strict=True)
+    B = _nonnegative(B, "B")
+    fisher3 = _nonnegative(fisher3, "fisher3")
+    weighted_l2 = _nonnegative(weighted_l2, "weighted_l2")
+    k_a, k_b = lemma33_coefficients(B)
+    return C * C / c * k_a * fisher3, C * C / c * k_b * weighted_l2
+
+
+def lemma33_rate(c: float | torch.Tensor, B: float | torch.Tensor, fisher3: float | torch.Tensor,
+                 weighted_l2: float | torch.Tensor, *, C: float = 1.0) -> float | torch.Tensor:
+    r"""Grönwall rate :math:`\Lambda` of Theorem 4.1 from Lemma 3.3(d) (Coulomb; our reconstruction, see the book's
+    appendix 'What we rebuilt'):
+
+    .. math::
+
+        \Lambda &= \frac{C^2}{c}\Big[(16\pi B+4)\,I_3(f) \\
+        &\qquad+ 16\big((12\pi)^{3/2}B+\sqrt{4\pi/5}\big)\,\|\langle v\rangle^3 f\|_{L^2}\Big], \\
+        \frac{d}{dt}\mathrm{KL}(f\Vert g) &\le \Lambda\,\mathrm{KL}(f\Vert g)
+
+    (after dropping the coercive term), where :math:`B=\max(\|f\|_\infty,\|g\|_\infty)` and :math:`c` is the coercivity
+    constant of :math:`\bar a[g] = A*g`, i.e. :math:`\bar a[g]\ge c\langle v\rangle^{-3}` (the kernel :math:`A` contains
+    :math:`C`, so :math:`c` does too). The kernel constants scale as :math:`\bar a[h],\bar b[h]\propto C`, hence
+    :math:`C^2/c\propto C`: doubling :math:`C` doubles the rate, as rescaling time says it must. The sum of the two
+    parts of :func:`lemma33_rate_parts`; the Grönwall bound itself is
     :func:`landau_lite.analysis.gronwall.gronwall_bound`.
 
-    All arguments may be floats or tensors of the same shape (a rate per time).
+    Args:
+        c: coercivity constant :math:`c>0`.
+        B: sup bound :math:`B\ge0`.
+        fisher3: :math:`I_3(f)\ge0`.
+        weighted_l2: :math:`\|\langle v\rangle^3f\|_{L^2}\ge0`.
+        C: collision constant :math:`C>0`.
+
+    All of ``c``, ``B``, ``fisher3``, ``weighted_l2`` may be floats or tensors of the same shape (a rate per time).
 
     Example:
         >>> round(lemma33_rate(1.0, 0.0, 1.0, 0.0), 4)      # k_a(0) = 4
         4.0
     """
-    C = check_positive(C, "C")
-    c = _nonnegative(c, "c", strict=True)
-    M = _nonnegative(M, "M")
-    fisher3 = _nonnegative(fisher3, "fisher3")
-    weighted_l2 = _nonnegative(weighted_l2, "weighted_l2")
-    k_a, k_b = lemma33_coefficients(M)
-    return C * C / c * (k_a * fisher3 + k_b * weighted_l2)
+    part_a, part_b = lemma33_rate_parts(c, B, fisher3, weighted_l2, C=C)
+    return part_a + part_b

@@ -3,8 +3,8 @@ r"""Interactive SBTM explorer and the plotting helpers behind it.
 The form (:func:`sbtm_explorer`) runs :func:`landau_lite.solver.simulate` with the parameters a reader picks
 and draws three live panels along the run (:func:`plot_run_panels`):
 
-1. moments against the exact reference: :math:`E|v|^4=\frac1N\sum_i|X_i|^4` for problems with an exact
-   solution (BKW), otherwise the diagonal of the covariance :math:`\Sigma_{kk}` against its exact value
+1. moments against the exact reference: :math:`E|v|^4=\frac1N\sum_i|X_i|^4` for problems known at every time
+   (BKW; the isotropic Coulomb problem, whose reference is the radial solver's), otherwise the diagonal of the covariance :math:`\Sigma_{kk}` against its exact value
    (Maxwell molecules) or its equilibrium value (Coulomb);
 2. the score error: the relative Fisher error
    :math:`\sum_i|s_i-\nabla\log f_t(X_i)|^2/\sum_i|\nabla\log f_t(X_i)|^2` when the exact score is known,
@@ -41,7 +41,8 @@ __all__ = [
 
 #: problems offered by the form, with their default time step and final time
 EXPLORER_PROBLEMS: dict[str, dict[str, float]] = {
-    "bkw3": dict(dt=0.05, t_end=7.0),
+    "bkw3": dict(dt=0.1, t_end=10.0),
+    "bkw3_coulomb": dict(dt=0.05, t_end=1.0),
     "aniso_maxwell": dict(dt=0.05, t_end=2.0),
     "aniso_coulomb": dict(dt=1.0, t_end=40.0),
 }
@@ -50,6 +51,8 @@ EXPLORER_PROBLEMS: dict[str, dict[str, float]] = {
 HISTORY_KEYS: tuple[str, ...] = ("t", "m4", "m4_ref", "diag", "diag_ref", "err", "rate")
 
 _SCORES = ("sbtm", "blob", "exact")
+#: problems of the form whose density and score are known at every time
+_EXACT_PROBLEMS = tuple(name for name in EXPLORER_PROBLEMS if get_problem(name).exact_in_time)
 _FORM_DEFAULTS: dict[str, Any] = dict(problem="bkw3", score="sbtm", n=1000, dt=None, t_end=None, width=32,
                                       depth=2, lr=1e-4, steps_per_update=10, loss="ism", init_steps=300,
                                       init_tol=1e-3, init_lr=1e-2, seed=0)
@@ -218,7 +221,7 @@ def plot_run_panels(axes: Sequence[Any], history: Mapping[str, Sequence], proble
     ax0.set_xlabel("t")
     ax0.set_title(title)
     if len(t):
-        ax0.legend(fontsize=8)
+        ax0.legend(fontsize=10)
     err = np.asarray(history["err"], dtype=float)
     if p.exact_in_time:
         ax1.semilogy(t, np.maximum(err, 1e-6), "C1-")
@@ -236,23 +239,28 @@ def plot_run_panels(axes: Sequence[Any], history: Mapping[str, Sequence], proble
     ax2.set_xlabel("t")
     ax2.set_ylabel("entropy production rate")
     if entropy_rate_ref is not None:
-        ax2.legend(fontsize=8)
+        ax2.legend(fontsize=10)
 
 
 def precomputed_runs_animation(runs: Sequence[tuple[str, Any]], problem: Problem | str | None = None, *,
-                               entropy_rate_ref: tuple[Sequence[float], Sequence[float]] | None = None,
-                               dpi: int = 70, interval: int = 1500, figsize: tuple[float, float] = (11, 3.3),
-                               offline: bool = True) -> str:
+                               entropy_rate_ref: tuple[Sequence[float], Sequence[float]]
+                               | Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+                               dpi: int = 100, interval: int = 1500, figsize: tuple[float, float] = (7.0, 8.4),
+                               fontsize: float = 11.0, offline: bool = True) -> str:
     r"""Self-contained HTML (``FuncAnimation.to_jshtml``) showing one frame per finished run.
 
-    Each frame draws :func:`plot_run_panels` of one run; the buttons/slider of the animation switch runs in a
-    static page without a kernel. Keep it small: at most 20 runs.
+    Each frame draws :func:`plot_run_panels` of one run, **one panel per row** (so that the page column of about
+    680 px shows them at full size, with text of ``fontsize`` points); the buttons/slider of the animation switch
+    runs in a static page without a kernel. Keep it small: at most 20 runs.
 
     Args:
         runs: ``[(label, Run), ...]``, 1 to 20 entries.
-        problem: the problem of the runs (default: from the first run's ``problem`` name).
-        entropy_rate_ref: optional exact entropy production rate ``(times, values)`` drawn in every frame.
-        dpi, interval, figsize: figure resolution, milliseconds per frame, figure size.
+        problem: the problem of every run; ``None`` (default): each run's own ``run.problem`` (so one animation may
+            mix problems).
+        entropy_rate_ref: optional exact entropy production rate ``(times, values)`` drawn in every frame, or a dict
+            ``label -> (times, values)`` (frames whose label is missing draw none).
+        dpi, interval, figsize, fontsize: figure resolution, milliseconds per frame, figure size (inches), base
+            font size (points).
         offline: drop the font-awesome stylesheet link (the book's theme ships the icons; no network).
 
     Returns:
@@ -266,26 +274,34 @@ def precomputed_runs_animation(runs: Sequence[tuple[str, Any]], problem: Problem
             raise TypeError("runs must be a sequence of (label: str, Run) pairs")
     check_int(dpi, "dpi", lo=10, hi=600)
     check_int(interval, "interval", lo=1)
-    histories = [(label, run_history(run, problem)) for label, run in runs]
-    p = _problem(runs[0][1].problem if problem is None else problem)
+    check_positive(fontsize, "fontsize")
+    frames = []
+    for label, run in runs:
+        p = _problem(run.problem if problem is None else problem)
+        if isinstance(entropy_rate_ref, Mapping):
+            ref = entropy_rate_ref.get(label)
+        else:
+            ref = entropy_rate_ref
+        frames.append((label, run_history(run, p), p, ref))
 
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
 
-    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=dpi)
+    with plt.rc_context({"font.size": fontsize}):
+        fig, axes = plt.subplots(3, 1, figsize=figsize, dpi=dpi)
 
-    def show_frame(i: int) -> None:
-        for ax in axes:
-            ax.clear()
-        label, hist = histories[i]
-        plot_run_panels(axes, hist, p, title=label, entropy_rate_ref=entropy_rate_ref)
-        fig.tight_layout()
+        def show_frame(i: int) -> None:
+            for ax in axes:
+                ax.clear()
+            label, hist, p, ref = frames[i]
+            plot_run_panels(axes, hist, p, title=label, entropy_rate_ref=ref)
+            fig.tight_layout()
 
-    try:
-        anim = FuncAnimation(fig, show_frame, frames=len(histories), interval=interval)
-        html = anim.to_jshtml(default_mode="once")
-    finally:
-        plt.close(fig)
+        try:
+            anim = FuncAnimation(fig, show_frame, frames=len(frames), interval=interval)
+            html = anim.to_jshtml(default_mode="once")
+        finally:
+            plt.close(fig)
     if offline:
         html = re.sub(r'<link rel="stylesheet"\s*href="https://[^"]*font-awesome[^"]*">', "", html)
     return html
@@ -385,7 +401,8 @@ def sbtm_explorer(*, defaults: dict | None = None, device: str | torch.device = 
     )
     button = W.Button(description="Run SBTM", button_style="primary")
     progress = W.IntProgress(value=0, min=0, max=1, description="progress", style=style)
-    log, plots = W.Output(), W.Output(layout=W.Layout(min_height="300px"))
+    # no reserved height: a saved page (no kernel) must not show an empty panel; it is set when a run starts
+    log, plots = W.Output(), W.Output()
     keys = list(controls)
     form = W.VBox([W.HBox([W.VBox([controls[k] for k in keys[:5]]), W.VBox([controls[k] for k in keys[5:]])]),
                    W.HBox([button, progress]), log, plots])
@@ -423,6 +440,7 @@ def sbtm_explorer(*, defaults: dict | None = None, device: str | torch.device = 
     def run() -> None:
         log.clear_output()
         plots.clear_output()
+        plots.layout.min_height = "300px"
         form.messages.clear()
         form.history = hist = empty_history()
         form.last_run = None
@@ -430,7 +448,8 @@ def sbtm_explorer(*, defaults: dict | None = None, device: str | torch.device = 
         p = get_problem(controls["problem"].value)
         name = controls["score"].value
         if name == "exact" and not p.exact_in_time:
-            say(f"the exact score is known for all times only for bkw3; choose 'sbtm' or 'blob' for {p.name}")
+            say(f"the exact score is known at every time only for {', '.join(_EXACT_PROBLEMS)}; "
+                f"choose 'sbtm' or 'blob' for {p.name}")
             return
         try:
             n = check_int(controls["n"].value, "N", lo=2)

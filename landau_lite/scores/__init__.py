@@ -1,8 +1,8 @@
 r"""Score methods: how a particle solver gets :math:`s\approx\nabla\log f_t` at the particles.
 
 * :class:`ExactScore` — the problem's known score :math:`\nabla\log f(v,t)` (reference runs).
-* :class:`BlobScore` — the regularised-entropy blob score of Carrillo–Hu–Wang–Wu (math.md §5.5).
-* :class:`NeuralScore` — score-based transport modelling (SBTM, math.md §5.2): an MLP fitted to the
+* :class:`BlobScore` — the regularised-entropy blob score of Carrillo, Hu, Wang and Wu (2020).
+* :class:`NeuralScore` — score-based transport modelling (SBTM; Boffi and Vanden-Eijnden 2023; Ilin, Hu and Wang 2025): an MLP fitted to the
   initial score, then warm-started and trained by score matching at every time step.
 
 All share the :class:`ScoreMethod` interface that the solver calls:

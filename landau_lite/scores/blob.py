@@ -22,7 +22,7 @@ __all__ = ["BlobScore", "blob_score", "blob_bandwidth", "BLOB_BACKENDS"]
 def blob_bandwidth(x: Tensor) -> float:
     r"""Default blob bandwidth :math:`\varepsilon=4\,(\det\hat\Sigma)^{1/d}\,N^{-2/(d+4)}` (the rule of the published code of Ilin, Hu and Wang 2025).
 
-    :math:`\hat\Sigma` is the sample covariance of the particles ``x`` (N, d). (GradientFlows.jl uses the
+    :math:`\hat\Sigma` is the sample covariance of the particles ``x`` (N, d). (Their code uses the
     product of the diagonal of :math:`\hat\Sigma`; the two agree for isotropic data.) The mollifier
     :math:`\psi_\varepsilon` has variance :math:`\varepsilon/2` per coordinate.
 
@@ -63,9 +63,9 @@ def blob_score(x: Tensor, v: Tensor | None = None, *, epsilon: float,
 
     .. math::
 
-        F(v)=\sum_l\frac{\nabla\psi_\varepsilon(v-v_l)}{\sum_k\psi_\varepsilon(v-v_k)}
-            +\sum_l\frac{\nabla\psi_\varepsilon(v-v_l)}{\sum_k\psi_\varepsilon(v_l-v_k)} ,
-        \qquad \nabla\psi_\varepsilon(z)=-\tfrac{2z}{\varepsilon}\psi_\varepsilon(z).
+        F(v) &= \sum_l\frac{\nabla\psi_\varepsilon(v-v_l)}{\sum_k\psi_\varepsilon(v-v_k)}
+               +\sum_l\frac{\nabla\psi_\varepsilon(v-v_l)}{\sum_k\psi_\varepsilon(v_l-v_k)}, \\
+        \nabla\psi_\varepsilon(z) &= -\tfrac{2z}{\varepsilon}\psi_\varepsilon(z).
 
     The first term is :math:`\nabla\log(f^N*\psi_\varepsilon)`; the second is
     :math:`\nabla\big(\psi_\varepsilon*\frac{f^N}{f^N*\psi_\varepsilon}\big)`, a correction that cancels the

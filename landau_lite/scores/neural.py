@@ -47,7 +47,7 @@ class NeuralScore(ScoreMethod):
        warm-started from the previous network, on the chosen loss (see :mod:`landau_lite.losses`):
 
        * ``"dsm"`` — :math:`\frac1N\sum_i|s(X_i)|^2+\frac1\alpha(s(X_i+\alpha\zeta_i)-s(X_i-\alpha\zeta_i))\cdot\zeta_i`
-         with fresh :math:`\zeta\sim N(0,I)` each step, :math:`\alpha=` ``dsm_alpha`` ([7]: 25 steps, lr 4e-4, α=0.4);
+         with fresh :math:`\zeta\sim N(0,I)` each step, :math:`\alpha=` ``dsm_alpha`` (Ilin, Hu and Wang (2025): 25 steps, lr 4e-4, α=0.4);
        * ``"denoising"`` — single-pass denoising score matching (Vincent 2011),
          :math:`\frac1N\sum_i|s(Y_i)|^2+\frac2\sigma\zeta_i\cdot s(Y_i)`, :math:`Y_i=X_i+\sigma\zeta_i`,
          :math:`\sigma=` ``denoising_sigma``: one network pass on :math:`N` points (the DSM loss needs three on
