@@ -7,7 +7,6 @@ import torch
 
 from landau_lite.book import compare as cmp
 from landau_lite.cli import build_parser
-from landau_lite.problems import get_problem
 
 torch.set_num_threads(1)
 
@@ -62,18 +61,6 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path):
         cmp.run_spec(spec, out=path, via_cli=True)
     assert cmp.run_spec(spec, out=path, via_cli=True, force=True).status == "completed"
     assert cmp.CLI_EXIT_CODES[4] == "output path not usable"
-
-
-def test_exact_entropy_two_independent_computations():
-    bkw, coulomb = get_problem("bkw3"), get_problem("bkw3_coulomb")
-    # the same initial law: the BKW quadrature and the radial solver's reference agree
-    assert cmp.exact_entropy(bkw, bkw.t0) == pytest.approx(cmp.exact_entropy(coulomb, coulomb.t0), abs=1e-6)
-    # BKW relaxes to N(0, I); the entropy decreases (H-theorem) in both windows
-    assert cmp.exact_entropy(bkw, 1e4) == pytest.approx(-1.5 * math.log(2 * math.pi * math.e), abs=1e-9)
-    assert cmp.exact_entropy(bkw, 12.0) < cmp.exact_entropy(bkw, 6.0)
-    assert cmp.exact_entropy(coulomb, 2.0) < cmp.exact_entropy(coulomb, 0.0)
-    with pytest.raises(ValueError, match="BKW"):
-        cmp.exact_entropy(get_problem("maxwellian"), 0.0)
 
 
 def test_metrics_of_frozen_particles():

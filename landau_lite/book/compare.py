@@ -11,7 +11,7 @@ computes
   fourth moment is resolved; 0: frozen particles; :math:`\approx\frac12`: a collision constant half as large);
 * ``entropy_change`` :math:`\int_{t_0}^T\frac1N\sum_is_i\cdot U_i\,dt` (trapezoidal rule over the recorded times;
   with the exact score a Monte-Carlo estimate of :math:`H(f_T)-H(f_{t_0})`, :math:`H=\int f\log f`), the exact
-  ``entropy_change_ref`` (:func:`exact_entropy`) and their ratio ``dissipation``;
+  ``entropy_change_ref`` (:func:`landau_lite.book.experiments.exact_entropy`) and their ratio ``dissipation``;
 * ``weighted_error`` :math:`\int_{t_0}^T\hat{\mathcal L}_t\,dt\,/\,2|H(f_T)-H(f_{t_0})|`: the score error in the
   quadratic form of the collision operator, :math:`\hat{\mathcal L}_t=\frac1{N^2}\sum_{i,j}(\delta_i-\delta_j)\cdot
   A(X_i-X_j)(\delta_i-\delta_j)` with :math:`\delta_i=s_i-\nabla\log f_t(X_i)`, relative to the same form of the
@@ -57,7 +57,6 @@ from ..cli import EXIT_FAILURE, EXIT_NONFINITE, EXIT_OK, EXIT_OUTPUT, EXIT_SIGIN
 __all__ = [
     "RunSpec",
     "run_spec",
-    "exact_entropy",
     "metrics",
     "compare_methods",
     "summarize",
@@ -256,38 +255,6 @@ def run_spec(spec: RunSpec, *, out: str | os.PathLike | None = None, via_cli: bo
     return run
 
 
-def exact_entropy(problem: Any, t: float) -> float:
-    r"""The exact entropy :math:`H(f_t)=\int f_t\log f_t\,dv` of a problem whose solution is known at every time.
-
-    ``bkw3_coulomb`` (:class:`~landau_lite.problems.IsotropicCoulomb`): its radial reference
-    (:meth:`~landau_lite.problems.IsotropicCoulomb.entropy`). BKW (``bkw2``, ``bkw3``): the closed-form density
-    integrated by a radial Gauss–Legendre rule (:func:`landau_lite.analysis.quadrature.radial_quadrature` on
-    :math:`|v|\le14`, 64 panels of order 8; the integrand is below :math:`10^{-38}` beyond). Other problems:
-    ``ValueError``.
-
-    Example:
-        >>> from landau_lite.problems import get_problem
-        >>> p = get_problem("bkw3")
-        >>> round(exact_entropy(p, 1e6), 6), round(-1.5 * math.log(2 * math.pi * math.e), 6)   # the Maxwellian
-        (-4.256816, -4.256816)
-        >>> c = get_problem("bkw3_coulomb")      # the same datum at its start: two independent computations
-        >>> round(exact_entropy(p, p.t0), 6), round(exact_entropy(c, c.t0), 6)
-        (-4.218982, -4.218982)
-    """
-    from ..analysis.divergences import entropy
-    from ..analysis.quadrature import radial_quadrature
-    from ..problems import BKW, IsotropicCoulomb
-
-    t = check_real(t, "t")
-    if isinstance(problem, IsotropicCoulomb):
-        return float(problem.entropy(t))
-    if isinstance(problem, BKW):
-        quad = radial_quadrature(problem.d, 14.0, panels=64, order=8)
-        return float(entropy(lambda v: problem.log_density(v, t), quad, log_densities=True))
-    raise ValueError(f"problem must be a BKW problem or bkw3_coulomb (an exact entropy at every time), "
-                     f"got {getattr(problem, 'name', type(problem).__name__)!r}")
-
-
 def _last(values: Sequence[Any]) -> float:
     v = values[-1] if len(values) else None
     return math.nan if v is None else float(v)
@@ -318,6 +285,7 @@ def metrics(run: Any, *, kde: bool = False, reps: int = 3, seed: int = 0, n_mc: 
     """
     from ..analysis.certificate import kl_kde
     from ..device import pick_device
+    from .experiments import exact_entropy
     from ..problems import get_problem
     from ..solver import Run
 
