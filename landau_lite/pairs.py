@@ -19,8 +19,9 @@ The work is :math:`O(MN)`; the memory is :math:`O(N\cdot\text{chunk})`, never :m
   ``COMPILE_NOW_PAIRS`` pairs, otherwise after ``COMPILE_AFTER_PAIRS`` pairs have been evaluated eagerly for the same
   kernel. A single small call in a notebook cell therefore never waits for a compiler, and a simulation loop
   switches to the fused kernel after its first steps. The choice depends only on the sequence of calls, so runs are
-  reproducible. ``LANDAU_LITE_COMPILE=0`` turns compilation off everywhere; if compiling fails (no C++ compiler on
-  the CPU, no Triton on the GPU) the engine warns once per kernel and stays eager.
+  reproducible. ``LANDAU_LITE_COMPILE=0`` turns compilation off everywhere (and ``ATEN_CPU_CAPABILITY=default`` on
+  the CPU, see :func:`compile_enabled`); if compiling fails (no C++ compiler on the CPU, no Triton on the GPU) the
+  engine warns once per kernel and stays eager.
 
 **Autograd.** When an input requires a gradient, the engine runs the eager path and wraps every row block in
 :func:`torch.utils.checkpoint.checkpoint`, so the backward pass recomputes each block instead of storing
@@ -115,9 +116,17 @@ _STATE: dict[tuple, _KernelState] = {}
 _LOCK = threading.Lock()
 
 
-def compile_enabled() -> bool:
-    """False when the environment variable ``LANDAU_LITE_COMPILE`` is ``0`` (every compiled path off)."""
-    return os.environ.get("LANDAU_LITE_COMPILE", "1") != "0"
+def compile_enabled(device: torch.device | str | None = None) -> bool:
+    """Whether ``torch.compile`` paths may be used (on ``device``).
+
+    False when the environment variable ``LANDAU_LITE_COMPILE`` is ``0`` (every compiled path off), and on the CPU
+    when ``ATEN_CPU_CAPABILITY=default`` holds ATen's kernels at their portable level: Inductor's generated C++ then
+    does not build (its vector headers follow the CPU, ATen's do not), so the eager path is taken without trying.
+    """
+    if os.environ.get("LANDAU_LITE_COMPILE", "1") == "0":
+        return False
+    cpu = device is None or torch.device(device).type == "cpu"
+    return not (cpu and os.environ.get("ATEN_CPU_CAPABILITY", "").lower() == "default")
 
 
 def compiled_kernels() -> list[str]:
@@ -163,7 +172,7 @@ def _compile(kernel: PairKernel, key: tuple) -> Callable:
 
 
 def _use_compiled(backend: str, st: _KernelState, work: int, device: torch.device) -> bool:
-    if backend == "chunked" or st.broken or not compile_enabled():
+    if backend == "chunked" or st.broken or not compile_enabled(device):
         return False
     if backend == "compiled" or st.compiled is not None or device.type == "cuda":
         return True
