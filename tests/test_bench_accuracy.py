@@ -98,3 +98,17 @@ def test_parse_row(bench):
     for bad in ("nolabel", "x=kde:a=1", "x=sbtm:width", "x=sbtm:loss=dsm"):
         with pytest.raises(Exception, match="row"):
             bench.parse_row(bad)
+
+
+def test_time_only_structure(bench, tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        result = bench.main(["--time-only", "--n", "100", "--steps", "3", "--rows", "exact", "blob",
+                             "--md", str(tmp_path / "t.md"), "--json", str(tmp_path / "t.json")])
+    finally:
+        torch.set_num_threads(threads)
+    assert [r["label"] for r in result["rows"]] == ["exact", "blob"] and result["reference"] == {}
+    assert all(r["ms_per_step"] > 0 and r["ms_p10"] <= r["ms_per_step"] <= r["ms_p90"] for r in result["rows"])
+    md = (tmp_path / "t.md").read_text()
+    assert "time per step" in md and "--time-only" in md and "| blob |" in md
+    assert [r["label"] for r in json.loads((tmp_path / "t.json").read_text())["rows"]] == ["exact", "blob"]
