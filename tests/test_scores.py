@@ -332,6 +332,26 @@ def test_neural_initial_fit_stall_is_reported(bkw):
     assert sc.init_loss == pytest.approx(_rel(sc(x), s0), rel=1e-12) and 1e-3 < sc.init_loss < 1
 
 
+def test_neural_initial_fit_keeps_a_finite_network(monkeypatch):
+    # an L-BFGS round that blows the parameters up must not leave a NaN network behind
+    x = torch.randn(200, 3, generator=torch.Generator().manual_seed(2), dtype=F64)
+    ref = NeuralScore(3, width=8, init_steps=20, init_polish=0, compile=False)
+    ref.initialize(x, 0.0, _Gauss())
+
+    def diverge(self, closure):
+        closure()
+        self.state[self._params[0]]["n_iter"] = self.state[self._params[0]].get("n_iter", 0) + 1
+        with torch.no_grad():
+            for p in self._params:
+                p.fill_(float("nan"))
+
+    monkeypatch.setattr(torch.optim.LBFGS, "step", diverge)
+    sc = NeuralScore(3, width=8, init_steps=20, init_polish=100, compile=False)
+    sc.initialize(x, 0.0, _Gauss())
+    assert sc.history[0]["stop"] == "non-finite" and sc.history[0]["lbfgs_iters"] == 1
+    assert sc.init_loss == ref.init_loss and all(bool(torch.isfinite(p).all()) for p in sc.net.parameters())
+
+
 def test_neural_reproducible():
     x = torch.randn(150, 3, generator=torch.Generator().manual_seed(1), dtype=F64)
 

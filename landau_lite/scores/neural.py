@@ -77,7 +77,8 @@ class NeuralScore(ScoreMethod):
        most ``init_polish`` iterations, checked every 20 iterations and ended at ``init_tol`` or when a round
        gains less than 1 %. The error reached is reported, not assumed: ``init_loss`` (relative error on all of
        ``x0``), ``init_converged`` (``init_loss < init_tol``) and the first ``history`` entry (``adam_steps``,
-       ``lbfgs_iters``, ``stop`` in ``"tol"``, ``"plateau"``, ``"max_steps"``).
+       ``lbfgs_iters``, ``stop`` in ``"tol"``, ``"plateau"``, ``"max_steps"``, or ``"non-finite"`` when an L-BFGS
+       round diverged and the network of the round before was kept).
     2. :meth:`update`: ``steps_per_update`` Adam steps (``lr``, optimiser state kept between updates),
        warm-started from the previous network, on the chosen loss (see :mod:`landau_lite.losses`), with fresh
        :math:`\zeta_i\sim N(0,I)` at every step:
@@ -318,8 +319,9 @@ class NeuralScore(ScoreMethod):
     def initialize(self, x0: Tensor, t0: float, problem: Any = None, *, s0: Tensor | None = None) -> None:
         r"""Build the network (seeded) and fit it to the initial score.
 
-        The target is ``s0`` if given, else ``problem.score(x0, t0)``. Records ``init_loss`` (relative loss
-        on all of ``x0`` after the fit) and a ``history`` entry with ``phase="init"``.
+        The target is ``s0`` if given, else ``problem.score(x0, t0)``. Adam, then the L-BFGS polish (see the class
+        docstring). Records ``init_loss`` (relative loss on all of ``x0`` after the fit), ``init_converged`` and a
+        ``history`` entry with ``phase="init"``, ``adam_steps``, ``lbfgs_iters``, ``stop`` and ``converged``.
         """
         x0 = _check_state(x0, "x0", self.d)
         t0 = check_real(t0, "t0")
@@ -395,6 +397,7 @@ class NeuralScore(ScoreMethod):
         while iters < self.init_polish:
             rnd = min(_LBFGS_ROUND, self.init_polish - iters)
             opt.param_groups[0].update(max_iter=rnd, max_eval=rnd * 5 // 4)
+            saved = [p.detach().clone() for p in net.parameters()]
             opt.step(closure)
             done = opt.state[first].get("n_iter", 0)
             if done == iters:  # no step taken (zero gradient)
@@ -402,8 +405,10 @@ class NeuralScore(ScoreMethod):
             iters = done
             with torch.no_grad():
                 value = float(_relative_l2(net(x0), s0))
-            if not math.isfinite(value):
-                return iters, "non-finite"
+                if not math.isfinite(value):  # a failed line search: keep the last finite network
+                    for p, q in zip(net.parameters(), saved):
+                        p.copy_(q)
+                    return iters, "non-finite"
             if value < self.init_tol:
                 return iters, "tol"
             if value > best * (1.0 - _STALL_RTOL):
