@@ -154,9 +154,11 @@ def _one_run(problem: Any, x0: torch.Tensor, score_name: str, kwargs: dict[str, 
         kw.setdefault("seed", seed)  # what simulate(score="sbtm") does
     score = ll.make_score(score_name, problem, **kw)
     stamps: list[float] = []
+    cpu_stamps: list[float] = []
 
     def stamp(k: int, t: float, x: torch.Tensor, s: torch.Tensor, U: torch.Tensor) -> None:
         stamps.append(time.perf_counter())
+        cpu_stamps.append(time.process_time())
 
     t_call = time.perf_counter()
     run = ll.simulate(problem, score, n=args.n, dt=args.dt, t_end=problem.t0 + args.steps * args.dt,
@@ -171,6 +173,8 @@ def _one_run(problem: Any, x0: torch.Tensor, score_name: str, kwargs: dict[str, 
         "m4_curve": [float(v) for v in run.series("m4")],
         "x_final": run.x_final,
         "step_ms": steps_ms,
+        "cpu_ms_per_step": statistics.median(1e3 * (b - a) for a, b in zip(cpu_stamps, cpu_stamps[1:]))
+        if len(cpu_stamps) > 1 else math.nan,
         # first callback = initialize() + one step
         "init_s": (stamps[0] - t_call) - (statistics.median(steps_ms) / 1e3 if steps_ms else 0.0),
         "times": [float(t) for t in run.times],
@@ -221,6 +225,7 @@ def run_timing(args: argparse.Namespace, on_row: Callable[[dict[str, Any]], None
         q = statistics.quantiles(r["step_ms"], n=10) if len(r["step_ms"]) > 1 else [math.nan] * 9
         result["rows"].append({"label": label, "score": score_name, "kwargs": kwargs,
                                "ms_per_step": statistics.median(r["step_ms"]), "ms_p10": q[0], "ms_p90": q[-1],
+                               "cpu_ms_per_step": r["cpu_ms_per_step"],
                                "init_s": r["init_s"], "load": [load_before, _loadavg()]})
         print(f"  {label}: {result['rows'][-1]['ms_per_step']:.1f} ms/step, load {_loadavg()}", flush=True)
         result["machine"]["load_end"] = _loadavg()
@@ -265,6 +270,7 @@ def run_benchmark(args: argparse.Namespace, on_row: Callable[[dict[str, Any]], N
                 "fisher_curve": r["fisher"],
                 "times": r["times"],
                 "step_ms": r["step_ms"],
+                "cpu_ms_per_step": r["cpu_ms_per_step"],
                 "init_s": r["init_s"],
                 "init_loss": r["init_loss"],
                 "init_steps": r["init_steps"],
@@ -277,6 +283,7 @@ def run_benchmark(args: argparse.Namespace, on_row: Callable[[dict[str, Any]], N
         summary = {
             "label": label, "score": score_name, "kwargs": kwargs,
             "ms_per_step": statistics.median(all_ms) if all_ms else math.nan,
+            "cpu_ms_per_step": statistics.median(p["cpu_ms_per_step"] for p in per_seed),
             "paired_dm4_mean": _mean_sd(dm4)[0], "paired_dm4_sd": _mean_sd(dm4)[1],
             "paired_dm4_mean_abs": statistics.fmean(abs(v) for v in dm4),
             "kde_l2_mean": _mean_sd([p["kde_l2"] for p in per_seed])[0],
@@ -322,17 +329,19 @@ def format_markdown(result: dict[str, Any]) -> str:
         "mean ± standard deviation over seeds, and mean |Δ|; Fisher = relative Fisher error at the first step "
         "→ the last (max over the run), mean over seeds; KDE L2 = Scott-bandwidth KDE of the final particles "
         f"vs the exact density on a {s['kde_grid']}^3 grid over the particle box; ms/step = median wall time of "
-        "one solver step; init = initial fit (s, relative error); load = 1-min load average before/after the row.",
+        "one solver step (wall; CPU = process time, less sensitive to other jobs on the machine); init = initial "
+        "fit (s, relative error); load = 1-min load average before/after the row.",
         "",
-        "| row | settings | ms/step | paired ΔE\\|v\\|^4 | mean \\|Δ\\| | Fisher start → end (max) | KDE L2 "
-        "| init s (rel. err) | load |",
-        "|---|---|---:|---:|---:|---|---:|---:|---|",
+        "| row | settings | ms/step | CPU ms/step | paired ΔE\\|v\\|^4 | mean \\|Δ\\| | Fisher start → end (max) "
+        "| KDE L2 | init s (rel. err) | load |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in result["rows"]:
         kw = ", ".join(f"{k}={v!r}" for k, v in r["kwargs"].items()) or "defaults"
         init = "–" if not math.isfinite(r["init_loss"]) else f"{r['init_s']:.1f} ({r['init_loss']:.1e})"
         lines.append(
             f"| {r['label']} | {r['score']}: {kw} | {_fmt(r['ms_per_step'], '.1f')} "
+            f"| {_fmt(r.get('cpu_ms_per_step', math.nan), '.1f')} "
             f"| {_fmt(r['paired_dm4_mean'], '+.3f')} ± {_fmt(r['paired_dm4_sd'], '.3f')} "
             f"| {_fmt(r['paired_dm4_mean_abs'], '.3f')} "
             f"| {_fmt(r['fisher_start'], '.4f')} → {_fmt(r['fisher_end'], '.4f')} ({_fmt(r['fisher_max'], '.4f')}) "
@@ -356,28 +365,29 @@ def format_timing_markdown(result: dict[str, Any]) -> str:
         f"torch threads = {m['threads']} (OMP_NUM_THREADS={m['OMP_NUM_THREADS']}), {m['date']}",
         f"- load average (1, 5, 15 min): start {m['load_start']}, end {m.get('load_end')}",
         "",
-        "| row | settings | ms/step (median) | 10 %–90 % | init s | load |",
-        "|---|---|---:|---:|---:|---|",
+        "| row | settings | ms/step (median) | 10 %–90 % | CPU ms/step | init s | load |",
+        "|---|---|---:|---:|---:|---:|---|",
     ]
     for r in result["rows"]:
         kw = ", ".join(f"{k}={v!r}" for k, v in r["kwargs"].items()) or "defaults"
         lines.append(f"| {r['label']} | {r['score']}: {kw} | {_fmt(r['ms_per_step'], '.1f')} "
-                     f"| {_fmt(r['ms_p10'], '.1f')}–{_fmt(r['ms_p90'], '.1f')} | {_fmt(r['init_s'], '.1f')} "
+                     f"| {_fmt(r['ms_p10'], '.1f')}–{_fmt(r['ms_p90'], '.1f')} | {_fmt(r['cpu_ms_per_step'], '.1f')} "
+                     f"| {_fmt(r['init_s'], '.1f')} "
                      f"| {r['load'][0][0]:.2f}/{r['load'][1][0]:.2f} |")
     return "\n".join(lines) + "\n"
 
 
 def figure_data(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One point per row for an "error versus ms/step" plot."""
-    keys = ("label", "score", "kwargs", "ms_per_step", "paired_dm4_mean", "paired_dm4_sd", "paired_dm4_mean_abs",
-            "kde_l2_mean", "fisher_start", "fisher_end", "fisher_max")
+    keys = ("label", "score", "kwargs", "ms_per_step", "cpu_ms_per_step", "paired_dm4_mean", "paired_dm4_sd",
+            "paired_dm4_mean_abs", "kde_l2_mean", "fisher_start", "fisher_end", "fisher_max")
     return [{k: r[k] for k in keys} for r in result["rows"]]
 
 
 def figure_csv(result: dict[str, Any]) -> str:
     """:func:`figure_data` as CSV (one row per score setting; settings as ``key=value;...``)."""
-    cols = ("label", "score", "settings", "ms_per_step", "paired_dm4_mean", "paired_dm4_sd", "paired_dm4_mean_abs",
-            "kde_l2_mean", "fisher_start", "fisher_end", "fisher_max")
+    cols = ("label", "score", "settings", "ms_per_step", "cpu_ms_per_step", "paired_dm4_mean", "paired_dm4_sd",
+            "paired_dm4_mean_abs", "kde_l2_mean", "fisher_start", "fisher_end", "fisher_max")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(cols)

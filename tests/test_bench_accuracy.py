@@ -53,7 +53,7 @@ def test_quick_structure(bench, quick):
     assert [p["label"] for p in data["figure"]] == q["rows"]
     assert {"ms_per_step", "paired_dm4_mean", "fisher_end", "kde_l2_mean"} <= set(data["figure"][0])
     lines = (out / "acc.csv").read_text().splitlines()
-    assert lines[0].startswith("label,score,settings,ms_per_step,paired_dm4_mean")
+    assert lines[0].startswith("label,score,settings,ms_per_step,cpu_ms_per_step,paired_dm4_mean")
     assert [line.split(",")[0] for line in lines[1:]] == q["rows"]
 
 
