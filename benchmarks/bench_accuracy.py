@@ -32,6 +32,7 @@ Run::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_accuracy.py            # the full table (slow)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_accuracy.py --quick    # tiny smoke run (< 60 s)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_accuracy.py --time-only --steps 200   # re-time, low load
+    .venv/bin/python benchmarks/bench_accuracy.py --render results.json --md results.md     # re-render a table
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_accuracy.py --steps 300 --seeds 0 --rows sbtm \
         --row den=sbtm:loss='denoising',denoising_sigma=0.05 --md /tmp/screen.md --json /tmp/screen.json
 
@@ -381,7 +382,7 @@ def figure_data(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One point per row for an "error versus ms/step" plot."""
     keys = ("label", "score", "kwargs", "ms_per_step", "cpu_ms_per_step", "paired_dm4_mean", "paired_dm4_sd",
             "paired_dm4_mean_abs", "kde_l2_mean", "fisher_start", "fisher_end", "fisher_max")
-    return [{k: r[k] for k in keys} for r in result["rows"]]
+    return [{k: r.get(k, math.nan) for k in keys} for r in result["rows"]]  # (older JSON: no CPU time)
 
 
 def figure_csv(result: dict[str, Any]) -> str:
@@ -412,6 +413,15 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _null_to_nan(obj: Any) -> Any:
+    """Inverse of :func:`_jsonable` for the numbers: JSON ``null`` -> NaN."""
+    if isinstance(obj, dict):
+        return {k: _null_to_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_null_to_nan(v) for v in obj]
+    return math.nan if obj is None else obj
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help=f"tiny smoke run: {QUICK}")
@@ -431,6 +441,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--md", type=Path, default=None, help="write the markdown table here")
     ap.add_argument("--json", type=Path, default=None, help="write all numbers (and the figure data) here")
     ap.add_argument("--csv", type=Path, default=None, help="write the 'error versus ms/step' figure data here")
+    ap.add_argument("--render", type=Path, default=None,
+                    help="run nothing: rewrite --md/--csv from this JSON file of an earlier run")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = ap.parse_args(argv)
     args.argv = argv
@@ -463,6 +475,11 @@ def write_outputs(result: dict[str, Any], args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.render is not None:
+        result = _null_to_nan(json.loads(args.render.read_text()))
+        args.time_only, args.json = bool(result["setting"].get("time_only")), None
+        print(write_outputs(result, args))
+        return result
     run = run_timing if args.time_only else run_benchmark
     result = run(args, on_row=lambda res: write_outputs(res, args))
     print(write_outputs(result, args))

@@ -55,6 +55,10 @@ def test_quick_structure(bench, quick):
     lines = (out / "acc.csv").read_text().splitlines()
     assert lines[0].startswith("label,score,settings,ms_per_step,cpu_ms_per_step,paired_dm4_mean")
     assert [line.split(",")[0] for line in lines[1:]] == q["rows"]
+    # --render rebuilds the tables from the JSON alone (the figure data exactly, rounded to 6 digits as stored)
+    bench.main(["--render", str(out / "acc.json"), "--md", str(out / "re.md"), "--csv", str(out / "re.csv")])
+    assert (out / "re.csv").read_text() == (out / "acc.csv").read_text()
+    assert len((out / "re.md").read_text().splitlines()) == len(md.splitlines())
 
 
 def test_quick_paired_errors(quick):
