@@ -7,7 +7,8 @@ A step is what the solver does per time step::
     x = x + dt * U
 
 for the neural score with the DSM (25 steps, the default of [7]: three network passes on 3N points), the
-single-pass denoising loss (Vincent 2011, sigma = 0.1: one pass on N points), exact-ISM (forward tangents)
+single-pass denoising loss (Vincent 2011: one pass on N points), its antithetic form (one pass on
+2N points; the package default, with 10 steps and width 64: ``--steps 10 --width 64``), exact-ISM (forward tangents)
 and Hutchinson losses, eager and ``torch.compile``-d, and for the blob score, at N = 1024, 4096, 16384.
 Target (issue 2): < 0.5 s per step at N = 4096 with the denoising loss on one thread.
 
@@ -21,7 +22,7 @@ Run::
 Times are wall-clock and process CPU seconds per step: median and best over ``--reps`` steps after
 warm-up steps (the first step, which includes compilation, is reported separately). On a shared
 machine the CPU time is the more stable number. The script re-executes itself once with the glibc
-malloc settings of performance.md (large temporaries otherwise page-fault on every call); pass
+malloc settings of ``_MALLOC`` (large temporaries otherwise page-fault on every call); pass
 ``--no-malloc-tuning`` to keep the default allocator.
 """
 
@@ -37,7 +38,8 @@ import time
 _MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "17179869184",
            "MALLOC_TOP_PAD_": "1073741824"}
 
-VARIANTS = ("dsm", "dsm+compile", "denoising", "denoising+compile", "ism", "ism+compile", "hutchinson", "blob")
+VARIANTS = ("dsm", "dsm+compile", "denoising", "denoising+compile", "antithetic", "antithetic+compile", "ism",
+            "ism+compile", "hutchinson", "blob")
 
 
 def _parse() -> argparse.Namespace:
@@ -47,6 +49,7 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--reps", type=int, default=5, help="timed steps per variant (after warm-up)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps (the first includes compilation)")
     ap.add_argument("--steps", type=int, default=25, help="Adam steps per update")
+    ap.add_argument("--width", type=int, default=100, help="hidden units per layer of the score network")
     ap.add_argument("--dt", type=float, default=0.01, help="time step")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--blob-max-n", type=int, default=16384, help="skip the blob score above this N")
@@ -105,8 +108,8 @@ def main() -> None:
                 score = BlobScore()
             else:
                 loss, _, comp = variant.partition("+")
-                score = NeuralScore(problem.d, loss=loss, steps_per_update=args.steps, init_steps=20,
-                                    compile=bool(comp), seed=0)
+                score = NeuralScore(problem.d, loss=loss, steps_per_update=args.steps, width=args.width,
+                                    init_steps=20, init_polish=0, compile=bool(comp), seed=0)
             score.initialize(x0, problem.t0, problem)  # short fit: only the speed is measured here
             runs[variant] = {"score": score, "x": x0.clone(), "t": problem.t0, "wall": [], "cpu": [],
                              "score_t": [], "vel_t": [], "first": float("nan")}

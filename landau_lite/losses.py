@@ -15,7 +15,9 @@ For particles :math:`X_i\sim g` and a score model :math:`s`:
 * classical single-pass denoising score matching (Vincent 2011), :func:`denoising_loss`,
   :math:`L_\sigma(s)=\frac1N\sum_i\big(|s(X_i+\sigma\zeta_i)|^2+\frac2\sigma\,\zeta_i\cdot s(X_i+\sigma\zeta_i)\big)`,
   one network pass on :math:`N` points, whose minimiser is the score of the noised density
-  :math:`f*\varphi_\sigma` (a bias :math:`O(\sigma^2)`).
+  :math:`f*\varphi_\sigma` (a bias :math:`O(\sigma^2)`);
+* the same with antithetic noise pairs :math:`\pm\zeta_i`, :func:`antithetic_denoising_loss`, one pass on
+  :math:`2N` points: same expectation and minimiser, but an :math:`O(1)` instead of :math:`O(\sigma^{-2})` variance.
 
 Gradients flow to the parameters of ``net``; the particles ``x`` are treated as data.
 """
@@ -39,6 +41,8 @@ __all__ = [
     "dsm_loss_from_noise",
     "denoising_loss",
     "denoising_loss_from_noise",
+    "antithetic_denoising_loss",
+    "antithetic_denoising_loss_from_noise",
     "hutchinson_loss_from_probes",
     "draw_noise",
 ]
@@ -274,3 +278,56 @@ def denoising_loss(net: ScoreNet, x: Tensor, *, sigma: float = 0.1,
     _check_generator(generator)
     zeta = draw_noise(x, generator, kind="gaussian")
     return denoising_loss_from_noise(net, x, zeta, sigma)
+
+
+def antithetic_denoising_loss_from_noise(net: ScoreNet, x: Tensor, zeta: Tensor, sigma: float) -> Tensor:
+    r"""Antithetic denoising score-matching loss for given noise ``zeta`` (same shape as ``x``):
+
+    .. math::
+
+        L^{\pm}_\sigma(s)=\frac1N\sum_i\Big(\tfrac12\big(|s(Y^+_i)|^2+|s(Y^-_i)|^2\big)
+        +\frac1\sigma\big(s(Y^+_i)-s(Y^-_i)\big)\cdot\zeta_i\Big),\qquad Y^\pm_i=X_i\pm\sigma\zeta_i .
+
+    One forward pass on the ``2N`` stacked points. Pure function of its tensor inputs, so it can be compiled.
+    See :func:`antithetic_denoising_loss` for its expectation and variance.
+    """
+    n = x.shape[0]
+    out = net(torch.cat([x + sigma * zeta, x - sigma * zeta], dim=0))
+    sp, sm = out[:n], out[n:]
+    return (0.5 * ((sp * sp).sum(dim=1) + (sm * sm).sum(dim=1)) + ((sp - sm) * zeta).sum(dim=1) / sigma).mean()
+
+
+def antithetic_denoising_loss(net: ScoreNet, x: Tensor, *, sigma: float = 0.1,
+                              generator: torch.Generator | None = None) -> Tensor:
+    r"""Denoising score matching with antithetic noise pairs :math:`\pm\zeta_i`, :math:`\zeta_i\sim N(0,I)`:
+
+    .. math::
+
+        L^{\pm}_\sigma(s)=\frac1N\sum_i\Big(\tfrac12\big(|s(X_i+\sigma\zeta_i)|^2+|s(X_i-\sigma\zeta_i)|^2\big)
+        +\frac1\sigma\big(s(X_i+\sigma\zeta_i)-s(X_i-\sigma\zeta_i)\big)\cdot\zeta_i\Big).
+
+    *Expectation.* Since :math:`-\zeta` has the law of :math:`\zeta`, :math:`L^{\pm}_\sigma` is the average of the
+    single-pass loss :func:`denoising_loss` at :math:`\zeta` and at :math:`-\zeta`, so it has the same expectation,
+    :math:`\int f_\sigma|s-\nabla\log f_\sigma|^2-\int f_\sigma|\nabla\log f_\sigma|^2` with
+    :math:`f_\sigma=f*N(0,\sigma^2I)`, and the same minimiser :math:`\nabla\log f_\sigma=\nabla\log f+O(\sigma^2)`.
+    A Gaussian smoothing bias keeps every Maxwellian a stationary state of the particle flow, because the
+    smoothed score of a Maxwellian is again a multiple of :math:`-(v-u)` and :math:`A(z)z=0`.
+
+    *Variance.* The single-pass term :math:`\frac2\sigma\zeta\cdot s(X+\sigma\zeta)` has variance
+    :math:`O(\sigma^{-2})` (its part :math:`\frac2\sigma\zeta\cdot s(X)` has mean zero); in
+    :math:`\frac1\sigma(s(X+\sigma\zeta)-s(X-\sigma\zeta))\cdot\zeta=2\zeta^\top Ds(X)\zeta+O(\sigma^2)` it cancels, so
+    the variance stays :math:`O(1)` as :math:`\sigma\to0`. The cost is one pass on :math:`2N` points, between the
+    single-pass loss (:math:`N`) and :func:`dsm_loss` (:math:`3N`).
+
+    >>> x = torch.randn(100000, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> g = torch.Generator().manual_seed(1)
+    >>> loss = antithetic_denoising_loss(lambda y: -y / 1.01, x, sigma=0.1, generator=g)
+    >>> abs(loss.item() + 3 / 1.01) < 0.06  # mean -d/(T + sigma^2) for f = N(0, I); MC std 0.017 (single-pass: 0.11)
+    True
+    """
+    _check_net(net)
+    check_particles(x, "x", min_n=1)
+    sigma = check_positive(sigma, "sigma")
+    _check_generator(generator)
+    zeta = draw_noise(x, generator, kind="gaussian")
+    return antithetic_denoising_loss_from_noise(net, x, zeta, sigma)

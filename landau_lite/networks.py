@@ -133,7 +133,7 @@ class MLP(nn.Module):
         width = check_int(width, "width", lo=1)
         depth = check_int(depth, "depth", lo=1)
         activation = check_choice(activation, "activation", ACTIVATIONS)
-        seed = check_int(seed, "seed")
+        seed = check_int(seed, "seed", lo=0, hi=2**63 - 1)
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.func import jacrev, vmap
 
-from landau_lite.losses import (denoising_loss, denoising_loss_from_noise, divergence, draw_noise, dsm_loss,
+from landau_lite.losses import (antithetic_denoising_loss, antithetic_denoising_loss_from_noise, denoising_loss,
+                                denoising_loss_from_noise, divergence, draw_noise, dsm_loss,
                                 dsm_loss_from_noise, explicit_relative_loss, ism_loss_exact, ism_loss_hutchinson,
                                 score_and_divergence)
 from landau_lite.networks import ACTIVATIONS, MLP
@@ -227,6 +228,36 @@ def test_denoising_is_unbiased_ism_at_the_noised_points_and_has_vincents_gradien
     a = denoising_loss(net, x[:100], sigma=sigma, generator=torch.Generator().manual_seed(3))
     zz = draw_noise(x[:100], torch.Generator().manual_seed(3))
     assert a.item() == denoising_loss_from_noise(net, x[:100], zz, sigma).item() and a.dtype == F64
+
+
+def test_antithetic_denoising_is_the_paired_single_pass_loss_with_less_variance():
+    # L^pm(x, zeta) is exactly the single-pass loss on the 2N rows (x, zeta), (x, -zeta): the same expectation and
+    # minimiser (a sign error on the cross term or a factor 2 on |s|^2 breaks the identity), and its gradient too
+    net = MLP(3, width=16, depth=2, seed=4, dtype=F64)
+    x = _x(2000, seed=5)
+    sigma = 0.05
+    z = draw_noise(x, torch.Generator().manual_seed(6))
+    a = antithetic_denoising_loss_from_noise(net, x, z, sigma)
+    b = denoising_loss_from_noise(net, torch.cat([x, x]), torch.cat([z, -z]), sigma)
+    assert math.isclose(a.item(), b.item(), rel_tol=1e-12)
+    for ga, gb in zip(torch.autograd.grad(a, list(net.parameters())), torch.autograd.grad(b, list(net.parameters()))):
+        assert torch.allclose(ga, gb, rtol=1e-10, atol=1e-13)
+    # the zero-mean O(1/sigma) term (2/sigma) zeta.s(x) cancels in the pair: over fresh noise the antithetic loss
+    # scatters far less than the single-pass one (measured std ratio 0.048 at sigma = 0.05)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        anti = torch.tensor([antithetic_denoising_loss(net, x, sigma=sigma, generator=g).item() for _ in range(100)])
+        single = torch.tensor([denoising_loss(net, x, sigma=sigma, generator=g).item() for _ in range(100)])
+    assert float(anti.std()) < 0.1 * float(single.std())
+    # ... around the same mean (both estimate the ISM loss of f * N(0, sigma^2 I))
+    assert abs(float(anti.mean() - single.mean())) < 4 * float(single.std()) / 10
+    # seeded wrapper = the pure function on the same noise
+    w = antithetic_denoising_loss(net, x[:100], sigma=sigma, generator=torch.Generator().manual_seed(3))
+    zz = draw_noise(x[:100], torch.Generator().manual_seed(3))
+    assert w.item() == antithetic_denoising_loss_from_noise(net, x[:100], zz, sigma).item()
+    for bad in (0.0, -0.1, float("inf")):
+        with pytest.raises(ValueError, match="sigma"):
+            antithetic_denoising_loss(net, x, sigma=bad)
 
 
 def test_hutchinson_unbiased_within_mc_error():
