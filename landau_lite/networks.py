@@ -114,7 +114,8 @@ class MLP(nn.Module):
     seed : int
         Seed of the Glorot-normal initialisation (drawn on the CPU, then moved to ``device``).
     dtype, device :
-        Parameter dtype (float32/float64; default: ``torch.get_default_dtype()``) and device.
+        Parameter dtype (float32/float64; default: ``torch.get_default_dtype()``) and device (default: the CPU,
+        whatever ``torch.set_default_device`` says, so that no tensor is made where nobody asked for it).
 
     Example
     -------
@@ -141,16 +142,15 @@ class MLP(nn.Module):
         self._act = ACTIVATIONS[activation]
         self._act_fwd = ACTIVATION_FORWARD[activation]
         sizes = [d] + [width] * depth + [d]
-        self.layers = nn.ModuleList(nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:]))
+        dev = torch.device("cpu") if device is None else torch.device(device)   # never the global default device
+        self.layers = nn.ModuleList(nn.Linear(a, b, dtype=dtype, device=dev) for a, b in zip(sizes[:-1], sizes[1:]))
         gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for lin in self.layers:
                 fan_out, fan_in = lin.weight.shape
                 std = math.sqrt(2.0 / (fan_in + fan_out))
-                lin.weight.copy_(torch.randn(lin.weight.shape, generator=gen, dtype=torch.float64) * std)
+                lin.weight.copy_(torch.randn(lin.weight.shape, generator=gen, dtype=torch.float64, device="cpu") * std)
                 lin.bias.zero_()
-        if device is not None:
-            self.to(device)
 
     @property
     def dtype(self) -> torch.dtype:

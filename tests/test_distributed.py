@@ -2,7 +2,10 @@
 
 What it catches: a shard whose rows are summed against its own block only (P - 1 blocks missing: off by a factor of
 about P), blocks of unequal size cut or padded into the sum, a normalisation by the local instead of the global N,
-ranks that disagree on a non-finite failure, diagnostics computed from one rank's particles.
+ranks that disagree on a non-finite failure, diagnostics computed from one rank's particles; for a neural score
+trained data-parallel: gradients not all-reduced (each rank fits its own half), averaged with equal instead of
+n_r / N weights (shards of 151 and 150 rows), summed instead of averaged (the reported loss off by the factor P),
+networks that drift apart between ranks.
 """
 
 from __future__ import annotations
@@ -55,6 +58,31 @@ def _worker(rk: int, size: int, port: int, out: str) -> None:
         many = gather_rows(sc.update(x[a:b], 0.0), group)
         one = blob_score(x, epsilon=0.3)
         res["blob"] = float((many - one).abs().max() / one.abs().max())
+        # SBTM data-parallel: the ISM loss has no noise, so P processes on shards = one process on all rows
+        def flat(net):
+            return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+
+        kw_nn = dict(width=16, loss="ism", steps_per_update=3, lr=1e-2, init_steps=20, init_polish=0, compile=False)
+        nn_many, nn_one = ll.NeuralScore(3, **kw_nn), ll.NeuralScore(3, **kw_nn)
+        nn_many.process_group = group
+        nn_many.initialize(x[a:b], 0.0, s0=-x[a:b])
+        nn_one.initialize(x, 0.0, s0=-x)
+        res["sbtm_init"] = float((flat(nn_many.net) - flat(nn_one.net)).abs().max())
+        for _ in range(2):
+            nn_many.update(x[a:b], 0.0)
+            nn_one.update(x, 0.0)
+        res["sbtm_params"] = float((flat(nn_many.net) - flat(nn_one.net)).abs().max())
+        res["sbtm_loss"] = abs(nn_many.last_loss - nn_one.last_loss)
+        res["sbtm_loss_scale"] = abs(nn_one.last_loss)
+        kw = dict(n=120, dt=0.1, t_end=ll.get_problem("bkw3").t0 + 0.3, progress=False, device="cpu")
+        nn_run = ll.NeuralScore(3, width=16, steps_per_update=2, init_steps=20, init_polish=0, compile=False)
+        run = ll.simulate("bkw3", nn_run, process_group=group, **kw)
+        mine = flat(nn_run.net)
+        both = [torch.empty_like(mine) for _ in range(size)]
+        dist.all_gather(both, mine, group=group)
+        res["sbtm_run"] = {"status": run.status, "ranks_differ": float((both[0] - both[1]).abs().max()),
+                           "x_final_finite": bool(torch.isfinite(run.x_final).all()),
+                           "n_final": int(run.x_final.shape[0])}
         for problem, score in (("bkw3", "exact"), ("bkw3_coulomb", "blob")):
             t_end = ll.get_problem(problem).t0 + 0.3
             kw = dict(n=120, dt=0.1, t_end=t_end, progress=False, device="cpu")
@@ -90,6 +118,19 @@ def test_distributed_pair_sums_equal_one_process(two_process_results, key):
 @pytest.mark.parametrize("gamma", ["-3", "0"])
 def test_distributed_pair_loss(two_process_results, gamma):
     assert two_process_results[f"pair_loss_{gamma}"] < 1e-13
+
+
+def test_distributed_sbtm_trains_like_one_process(two_process_results):
+    r = two_process_results
+    assert r["sbtm_init"] == 0.0                # the initial fit on the gathered particles, rank 0's copy broadcast
+    assert r["sbtm_params"] < 1e-12             # all-reduced, n_r/N-weighted gradients = the full-batch gradient
+    assert r["sbtm_loss"] < 1e-12 * max(1.0, r["sbtm_loss_scale"])   # the global loss, not one rank's or a sum
+
+
+def test_distributed_sbtm_run_keeps_ranks_in_step(two_process_results):
+    r = two_process_results["sbtm_run"]
+    assert r["status"] == "completed" and r["x_final_finite"] and r["n_final"] == 120
+    assert r["ranks_differ"] == 0.0             # every rank takes the same Adam step: one network
 
 
 @pytest.mark.parametrize("score", ["exact", "blob"])

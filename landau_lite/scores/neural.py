@@ -3,7 +3,6 @@ r"""Score-based transport modelling (SBTM): a neural score trained by score matc
 from __future__ import annotations
 
 import math
-import os
 import types
 import warnings
 from typing import Any, Callable
@@ -12,9 +11,11 @@ import torch
 from torch import Tensor
 
 from .._checks import check_choice, check_dim, check_int, check_positive, check_real
+from ..distributed import all_reduce_sum, gather_rows, is_distributed, rank
 from ..losses import (antithetic_denoising_loss_from_noise, denoising_loss_from_noise, dsm_loss_from_noise, draw_noise,
                       hutchinson_loss_from_probes)
 from ..networks import ACTIVATIONS, MLP
+from ..pairs import compile_enabled
 from .base import ScoreMethod, _check_problem, _check_state
 
 __all__ = ["NeuralScore", "COMPILE_MIN_N", "SEED_MAX"]
@@ -33,11 +34,6 @@ _LBFGS_ROUND = 20
 #: benchmarks/bench_sbtm_step.py, AVX2): eager / compiled 119 / 92 ms per step at N = 1024, 300 / 272 ms at 4096,
 #: 1407 / 1112 ms at 16384, for ~3.5-4 s of compilation: break-even after ~150 steps at N = 1024, ~60-120 at 4096.
 COMPILE_MIN_N = {"ism": 1024, "dsm": 4096, "denoising": 4096, "antithetic": 4096, "explicit": 4096}
-
-
-def _compile_disabled() -> bool:
-    """``LANDAU_LITE_COMPILE=0`` turns every ``torch.compile`` path of the package off."""
-    return os.environ.get("LANDAU_LITE_COMPILE", "1") == "0"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -104,7 +100,7 @@ class NeuralScore(ScoreMethod):
     fourth moment minus that of the exact-score run from the same initial particles. The defaults —
     ``loss="antithetic"``, ``denoising_sigma=0.15``, ``steps_per_update=10``, ``lr=1e-3``, ``width=64``,
     ``depth=2`` — give a mean :math:`|\Delta E|v|^4|` below 0.15 over three seeds at well under 150 ms per step,
-    where the previous defaults ([7]'s DSM, α = 0.4, 25 steps of lr 4e-4, width 100) gave +2.9 at 625 ms and the
+    where the previous defaults (the DSM setting of Ilin, Hu and Wang (2025), α = 0.4, 25 steps of lr 4e-4, width 100) gave +2.9 at 625 ms and the
     published code's DSM setting (α = 0.05, 10 steps) +0.13 at 335 ms. What was measured along the way:
 
     * *the noise level sets the sign of the error*: the finite-sample minimiser of a denoising loss is the score
@@ -218,10 +214,42 @@ class NeuralScore(ScoreMethod):
         self._gen: torch.Generator | None = None
         self._compiled: dict[str, Callable] = {}
         self._compile_failed = False
+        self._grad_weight: Tensor | None = None   # n_local / N in a data-parallel update, else None
+
+    # -- losses kept on the device until read ----------------------------------------------------------
+    # update() stores the loss as a device tensor; it becomes a float when ``last_loss`` or ``history`` is read,
+    # so that a run on a GPU does not wait for the device at every step.
+    @property
+    def last_loss(self) -> float | None:
+        """Training loss of the last :meth:`update` (None before the first one)."""
+        v = self._last_loss
+        if isinstance(v, Tensor):
+            v = self._last_loss = float(v)
+        return v
+
+    @last_loss.setter
+    def last_loss(self, value: float | Tensor | None) -> None:
+        self._last_loss = value
+
+    @property
+    def history(self) -> list[dict]:
+        """Per-update log (see :class:`~landau_lite.scores.base.ScoreMethod`); losses as floats."""
+        pending = [e for e in self._history if isinstance(e.get("loss"), Tensor)]
+        if pending:
+            values = torch.stack([e["loss"] for e in pending]).tolist()   # one read for all of them
+            for e, v in zip(pending, values):
+                e["loss"] = v
+        return self._history
+
+    @history.setter
+    def history(self, value: list[dict]) -> None:
+        self._history = value
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _use_compile(self, n: int, loss: str) -> bool:
-        if self._compile_failed or loss == "hutchinson" or self.compile is False or _compile_disabled():
+        if self._compile_failed or loss == "hutchinson" or self.compile is False:
+            return False
+        if not compile_enabled(None if self.net is None else self.net.device):
             return False
         if self.compile is True or (self.net is not None and self.net.device.type == "cuda"):
             return True
@@ -283,6 +311,19 @@ class NeuralScore(ScoreMethod):
             self._compiled[loss] = fn
         return fn
 
+    def _all_reduce_grads(self) -> None:
+        r"""Data-parallel gradient: :math:`\nabla L=\sum_r\frac{n_r}{N}\nabla L_r` over the ranks of
+        :attr:`process_group` (one all-reduce of all gradients flattened), so that every rank takes the same Adam
+        step as one process training on all :math:`N` particles would (up to the noise draws)."""
+        assert self.net is not None and self._grad_weight is not None
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads]) * self._grad_weight
+        flat = all_reduce_sum(flat, self.process_group)
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset: offset + g.numel()].view_as(g))
+            offset += g.numel()
+
     def _step(self, opt: torch.optim.Optimizer, loss: str, *args: Tensor) -> Tensor:
         """One optimiser step on ``loss``; returns the (detached) loss before the step."""
         if self._use_compile(args[0].shape[0], loss):
@@ -290,6 +331,8 @@ class NeuralScore(ScoreMethod):
                 opt.zero_grad(set_to_none=True)
                 value = self._compiled_loss(loss)(*args)
                 value.backward()
+                if self._grad_weight is not None:
+                    self._all_reduce_grads()
                 opt.step()
                 return value.detach()
             except Exception as exc:  # noqa: BLE001 - any compiler failure: fall back to eager, once
@@ -299,6 +342,8 @@ class NeuralScore(ScoreMethod):
         opt.zero_grad(set_to_none=True)
         value = self._loss_fn(loss)(*args)
         value.backward()
+        if self._grad_weight is not None:
+            self._all_reduce_grads()
         opt.step()
         return value.detach()
 
@@ -334,10 +379,15 @@ class NeuralScore(ScoreMethod):
             raise ValueError(f"s0 must have the shape of x0 {tuple(x0.shape)}, got {tuple(s0.shape)}")
         dtype = self.dtype or x0.dtype
         device = self.device or x0.device
+        group = self.process_group if is_distributed(self.process_group) else None
+        if group is not None:            # every rank fits the same network to all ranks' particles
+            x0, s0 = gather_rows(x0, group), gather_rows(s0, group)
         x0 = x0.detach().to(dtype=dtype, device=device)
         s0 = s0.detach().to(dtype=dtype, device=device)
         self.net = MLP(self.d, self.width, self.depth, self.activation, seed=self.seed, dtype=dtype, device=device)
-        self._gen = torch.Generator(device=device).manual_seed(self.seed)
+        # the noise of the updates differs between ranks (their particles do too); rank 0 draws what one process would
+        self._gen = torch.Generator(device=device).manual_seed((self.seed + 1_000_003 * rank(group)) % (SEED_MAX + 1))
+        self._grad_weight = None
         self._compiled = {}
         self.history = []
         self.last_loss = None
@@ -347,6 +397,10 @@ class NeuralScore(ScoreMethod):
         lbfgs_iters = 0
         if stop != "tol" and self.init_polish > 0:
             lbfgs_iters, stop = self._fit_lbfgs(x0, s0)
+        if group is not None:            # the same fit on the same data; rank 0's network is the one kept, bit for bit
+            with torch.no_grad():
+                for p in self.net.parameters():
+                    torch.distributed.broadcast(p, src=torch.distributed.get_global_rank(group, 0), group=group)
         with torch.no_grad():
             self.init_loss = float(_relative_l2(self.net(x0), s0))
         self.init_converged = self.init_loss < self.init_tol
@@ -420,23 +474,35 @@ class NeuralScore(ScoreMethod):
         r"""``steps_per_update`` warm-started Adam steps on the chosen loss at ``x``; return :math:`s_\theta(x)`."""
         if self.net is None or self._opt is None:
             raise RuntimeError("NeuralScore: call initialize() before update()")
-        x = _check_state(x, "x", self.d, self.net.dtype, self.net.device)
+        x = _check_state(x, "x", self.d, self.net.dtype, self.net.device, finite=self.check_inputs)
         t = check_real(t, "t")
         x = x.detach()
         n = x.shape[0]
+        group = self.process_group if is_distributed(self.process_group) else None
+        weight: Tensor | None = None
+        if group is not None:            # this rank's share n_r / N of the global mean loss, kept on the device
+            n_local = torch.tensor(float(n if self.batch_size is None else min(n, self.batch_size)),
+                                   dtype=x.dtype, device=x.device)
+            weight = n_local / all_reduce_sum(n_local, group)
         value: Tensor | None = None
-        for _ in range(self.steps_per_update):
-            idx = self._batch(n)
-            xb = x if idx is None else x[idx]
-            if self.loss in ("dsm", "denoising", "antithetic"):
-                value = self._step(self._opt, self.loss, xb, draw_noise(xb, self._gen))
-            elif self.loss == "ism":
-                value = self._step(self._opt, "ism", xb)
-            else:
-                probes = draw_noise(xb, self._gen, kind="rademacher").unsqueeze(0)
-                value = self._step(self._opt, "hutchinson", xb, probes)
-        self.last_loss = None if value is None else float(value)
-        self.history.append({"t": t, "loss": self.last_loss, "steps": self.steps_per_update, "phase": "update"})
+        self._grad_weight = weight
+        try:
+            for _ in range(self.steps_per_update):
+                idx = self._batch(n)
+                xb = x if idx is None else x[idx]
+                if self.loss in ("dsm", "denoising", "antithetic"):
+                    value = self._step(self._opt, self.loss, xb, draw_noise(xb, self._gen))
+                elif self.loss == "ism":
+                    value = self._step(self._opt, "ism", xb)
+                else:
+                    probes = draw_noise(xb, self._gen, kind="rademacher").unsqueeze(0)
+                    value = self._step(self._opt, "hutchinson", xb, probes)
+        finally:
+            self._grad_weight = None
+        if value is not None and weight is not None:   # the global loss: the weighted sum over ranks
+            value = all_reduce_sum(value * weight, group)
+        self.last_loss = value                        # a device tensor; a float when read (see last_loss)
+        self._history.append({"t": t, "loss": value, "steps": self.steps_per_update, "phase": "update"})
         self.t = t
         with torch.no_grad():
             return self.net(x)
@@ -445,7 +511,7 @@ class NeuralScore(ScoreMethod):
         """Evaluate the current network at ``v`` (M, d), without gradient."""
         if self.net is None:
             raise RuntimeError("NeuralScore: call initialize() before evaluating the score")
-        v = _check_state(v, "v", self.d, self.net.dtype, self.net.device)
+        v = _check_state(v, "v", self.d, self.net.dtype, self.net.device, finite=self.check_inputs)
         with torch.no_grad():
             return self.net(v)
 
