@@ -39,6 +39,7 @@ Example (a small paired experiment with the exact score; the increment matches t
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ from .verify import check_close, check_le, fmt
 
 __all__ = [
     "PairedRuns", "paired_runs", "check_increment", "increment_summary", "findings_table", "plot_increments",
+    "plot_cost_accuracy",
     "check_entropy_change", "exact_entropy", "exact_entropy_rate", "deviation_fisher_ratio",
     "kde_kl_excess",
     "CertificateRun", "certificate_runs", "check_tracker_control", "check_certificate", "check_sharp_bound",
@@ -92,7 +94,8 @@ class PairedRuns:
             :math:`\Delta_k(t)`. entropy_exact: :math:`H(f_{t_{\rm end}})-H(f_{t_0})`. entropy_changes:
             ``label -> (S,)`` time integrals of the particle entropy production rate
             :math:`\frac1N\sum_is_i\cdot U_i` (trapezoidal rule on the recorded times). runs:
-            ``label -> [Run per seed]``.
+            ``label -> [Run per seed]``. step_seconds: ``label -> (S,)`` median wall time of one time step per seed
+            (from time stamps taken at every step, the first step left out: it holds one-time costs).
     """
 
     problem: Problem
@@ -107,6 +110,19 @@ class PairedRuns:
     entropy_exact: float = math.nan
     entropy_changes: dict[str, np.ndarray] = field(default_factory=dict)
     runs: dict[str, list[Run]] = field(default_factory=dict)
+    step_seconds: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def paired_difference(self, label: str, reference: str) -> np.ndarray:
+        r"""Per seed, :math:`E|v|^4` of method ``label`` minus that of method ``reference`` at the final time; both
+        started from the same particles, so the sampling error of the initial draw cancels.
+
+        >>> res = PairedRuns(problem=None, seeds=[0, 1], n=2, dt=1.0, t0=0.0, t_end=1.0, times=np.zeros(2),
+        ...                  exact=np.zeros(2), increments={"a": np.array([[0.0, 1.0], [0.0, 2.0]]),
+        ...                                                 "b": np.array([[0.0, 1.5], [0.0, 1.5]])})
+        >>> res.paired_difference("b", "a").tolist()
+        [0.5, -0.5]
+        """
+        return self.increments[self._label(label)][:, -1] - self.increments[self._label(reference)][:, -1]
 
     def mean(self, label: str) -> np.ndarray:
         """Mean increment over the seeds at every recorded time."""
@@ -158,13 +174,21 @@ def paired_runs(problem: Problem | str, methods: Mapping[str, Any], *, n: int, d
     from ..analysis.gronwall import cumulative_integral
     incs: dict[str, list[np.ndarray]] = {label: [] for label in specs}
     dH: dict[str, list[float]] = {label: [] for label in specs}
+    secs: dict[str, list[float]] = {label: [] for label in specs}
     for label in specs:
         res.runs[label] = []
     for seed in seeds:
         x0 = p.sample(n, generator=torch.Generator().manual_seed(seed))
         for label, (name, kw) in specs.items():
+            stamps: list[float] = []
+
+            def stamp(*_: Any) -> bool:
+                stamps.append(time.perf_counter())
+                return False
             run = simulate(p, name, n=n, dt=dt, t_end=t_end, x0=x0, seed=seed, device=device,
-                           record_every=record_every, progress=progress, score_kwargs=kw or None)
+                           record_every=record_every, progress=progress, score_kwargs=kw or None, callback=stamp)
+            gaps = np.diff(stamps)
+            secs[label].append(float(np.median(gaps[1:] if gaps.size > 1 else gaps)) if gaps.size else math.nan)
             m4 = run.series("m4")
             if res.times.size == 0:
                 res.times = run.series("t")
@@ -175,6 +199,7 @@ def paired_runs(problem: Problem | str, methods: Mapping[str, Any], *, n: int, d
             res.runs[label].append(run)
     res.increments = {label: np.stack(v) for label, v in incs.items()}
     res.entropy_changes = {label: np.array(v) for label, v in dH.items()}
+    res.step_seconds = {label: np.array(v) for label, v in secs.items()}
     res.entropy_exact = exact_entropy(p, float(res.times[-1])) - exact_entropy(p, t0)
     return res
 
@@ -280,6 +305,22 @@ def plot_increments(ax: Any, res: PairedRuns, labels: Sequence[str] | None = Non
         ax.fill_between(res.times, m - band * se, m + band * se, color=f"C{i}", alpha=0.25, lw=0)
     ax.set_xlabel("t")
     ax.set_ylabel(r"$E|v|^4(t)-E|v|^4(t_0)$")
+
+
+def plot_cost_accuracy(ax: Any, res: PairedRuns, reference: str, labels: Sequence[str] | None = None) -> None:
+    r"""Accuracy against cost: for each method, the mean over the seeds of :math:`|E|v|^4-E|v|^4_{\rm ref}|` at the
+    final time (paired with method ``reference`` from the same particles; error bar: one standard error of the
+    mean) against its median wall time per step in milliseconds (log scale), one labelled point per method."""
+    names = [lab for lab in (res.increments if labels is None else labels) if lab != reference]
+    for i, label in enumerate(names):
+        d = np.abs(res.paired_difference(label, reference))
+        ms = 1e3 * float(np.median(res.step_seconds[label]))
+        se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
+        ax.errorbar([ms], [float(d.mean())], yerr=[se], fmt="o", color=f"C{i}", capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("wall time per step (ms)")
+    ax.set_ylabel(rf"mean $|E|v|^4-E|v|^4_{{\rm {reference}}}|$ at $T$")
+    ax.set_ylim(bottom=0)
 
 
 # ----------------------------------------------------------------------------------------------
