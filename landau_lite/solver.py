@@ -315,6 +315,21 @@ class _Entry:
         return wl, to_plain(self.score_loss)
 
 
+def _read_pending(entries: list[_Entry]) -> None:
+    """Turn the 0-dim device tensors held by ``entries`` (losses, finite flags) into Python values with one
+    transfer per dtype, instead of one synchronising read per entry and value."""
+    slots = [(e, name) for e in entries for name in ("weighted_loss", "exact_ok", "score_loss")
+             if isinstance(getattr(e, name), torch.Tensor) and getattr(e, name).ndim == 0]
+    groups: dict[tuple, list[tuple[_Entry, str]]] = {}
+    for e, name in slots:
+        v = getattr(e, name)
+        groups.setdefault((v.dtype, v.device), []).append((e, name))
+    for group in groups.values():
+        values = torch.stack([getattr(e, name).detach() for e, name in group]).cpu().tolist()
+        for (e, name), v in zip(group, values):
+            setattr(e, name, v)
+
+
 @dataclass(frozen=True, eq=False)
 class Simulation:
     """A validated simulation: problem, score method, integrator, time grid and recorders (no compute yet).
@@ -523,6 +538,7 @@ class Simulation:
 
         def flush(upto: int | None = None) -> None:
             """Append the pending per-step entries (those with k < upto) to the run."""
+            _read_pending(pending)
             done = len(run.step_t)
             for e in pending:
                 if e.k >= done and (upto is None or e.k < upto):
@@ -626,11 +642,11 @@ class Simulation:
     def _step_entry(self, k: int, t: float, x: torch.Tensor, s: torch.Tensor, drift: Drift) -> _Entry:
         """Per-step values: the score method's loss and, with an exact score, the weighted pair loss."""
         if not self.problem.exact_in_time:
-            return _Entry(k, t, None, None, self.score.last_loss, None)
+            return _Entry(k, t, None, None, self.score.pending_loss(), None)
         s_ex = self.problem.score(x, t, check=False)
         delta = torch.nan_to_num(s - s_ex, nan=0.0, posinf=0.0, neginf=0.0)   # NaN where s_ex is not finite
         wloss = drift.field(x.shape[1]).pair_loss(x, delta)            # a 0-dim tensor: no host read
-        return _Entry(k, t, wloss, all_finite(s_ex), self.score.last_loss, s_ex)
+        return _Entry(k, t, wloss, all_finite(s_ex), self.score.pending_loss(), s_ex)
 
     def _record(self, run: Run, diag_recorders: list[Recorder], ref_recorders: list[Recorder], entry: _Entry,
                 x: torch.Tensor, s: torch.Tensor, U: torch.Tensor, start: float) -> None:

@@ -81,6 +81,12 @@ class ScoreMethod(ABC):
         self.last_loss: float | None = None
         self.history: list[dict] = []
 
+    def pending_loss(self) -> float | Tensor | None:
+        """The loss of the last :meth:`update` as it is held: a float, ``None``, or a 0-dim tensor on the device
+        that nobody has read yet. The solver keeps it until its next synchronisation instead of waiting for the
+        device at every step; :attr:`last_loss` is the same value as a float."""
+        return self.last_loss
+
     @abstractmethod
     def initialize(self, x0: Tensor, t0: float, problem: Any = None) -> None:
         """Prepare the method for a run that starts from particles ``x0`` (N, d) at time ``t0``."""

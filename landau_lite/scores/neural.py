@@ -231,6 +231,10 @@ class NeuralScore(ScoreMethod):
     def last_loss(self, value: float | Tensor | None) -> None:
         self._last_loss = value
 
+    def pending_loss(self) -> float | Tensor | None:
+        """The last training loss as held: a 0-dim device tensor until :attr:`last_loss` has read it."""
+        return self._last_loss
+
     @property
     def history(self) -> list[dict]:
         """Per-update log (see :class:`~landau_lite.scores.base.ScoreMethod`); losses as floats."""
