@@ -100,8 +100,9 @@ class NeuralScore(ScoreMethod):
     fourth moment minus that of the exact-score run from the same initial particles. The defaults —
     ``loss="antithetic"``, ``denoising_sigma=0.15``, ``steps_per_update=10``, ``lr=1e-3``, ``width=64``,
     ``depth=2`` — give a mean :math:`|\Delta E|v|^4|` below 0.15 over three seeds at well under 150 ms per step,
-    where the previous defaults (the DSM setting of Ilin, Hu and Wang (2025), α = 0.4, 25 steps of lr 4e-4, width 100) gave +2.9 at 625 ms and the
-    published code's DSM setting (α = 0.05, 10 steps) +0.13 at 335 ms. What was measured along the way:
+    where the previous defaults (the DSM setting of Ilin, Hu and Wang (2025) and their public code: α = 0.4,
+    25 steps of lr 4e-4, width 100) gave +2.9 at 625 ms, and the same loss with α = 0.05 and 10 steps +0.13 at
+    335 ms. What was measured along the way:
 
     * *the noise level sets the sign of the error*: the finite-sample minimiser of a denoising loss is the score
       of the particle cloud smoothed at scale :math:`\sigma` (a blob-like score), so a large σ slows the
