@@ -319,7 +319,7 @@ def plot_cost_accuracy(ax: Any, res: PairedRuns, reference: str, labels: Sequenc
         ax.errorbar([ms], [float(d.mean())], yerr=[se], fmt="o", color=f"C{i}", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("wall time per step (ms)")
-    ax.set_ylabel(rf"mean $|E|v|^4-E|v|^4_{{\rm {reference}}}|$ at $T$")
+    ax.set_ylabel(f"mean |E|v|⁴ − E|v|⁴ ({reference})| at T")
     ax.set_ylim(bottom=0)
 
 
