@@ -285,8 +285,10 @@ def antithetic_denoising_loss_from_noise(net: ScoreNet, x: Tensor, zeta: Tensor,
 
     .. math::
 
-        L^{\pm}_\sigma(s)=\frac1N\sum_i\Big(\tfrac12\big(|s(Y^+_i)|^2+|s(Y^-_i)|^2\big)
-        +\frac1\sigma\big(s(Y^+_i)-s(Y^-_i)\big)\cdot\zeta_i\Big),\qquad Y^\pm_i=X_i\pm\sigma\zeta_i .
+        \begin{aligned}
+        L^{\pm}_\sigma(s)=\frac1N\sum_i\Big(&\tfrac12\big(|s(Y^+_i)|^2+|s(Y^-_i)|^2\big)\\
+        &+\frac1\sigma\big(s(Y^+_i)-s(Y^-_i)\big)\cdot\zeta_i\Big),\qquad Y^\pm_i=X_i\pm\sigma\zeta_i .
+        \end{aligned}
 
     One forward pass on the ``2N`` stacked points. Pure function of its tensor inputs, so it can be compiled.
     See :func:`antithetic_denoising_loss` for its expectation and variance.
@@ -303,8 +305,10 @@ def antithetic_denoising_loss(net: ScoreNet, x: Tensor, *, sigma: float = 0.1,
 
     .. math::
 
-        L^{\pm}_\sigma(s)=\frac1N\sum_i\Big(\tfrac12\big(|s(X_i+\sigma\zeta_i)|^2+|s(X_i-\sigma\zeta_i)|^2\big)
-        +\frac1\sigma\big(s(X_i+\sigma\zeta_i)-s(X_i-\sigma\zeta_i)\big)\cdot\zeta_i\Big).
+        \begin{aligned}
+        L^{\pm}_\sigma(s)=\frac1N\sum_i\Big(&\tfrac12\big(|s(X_i+\sigma\zeta_i)|^2+|s(X_i-\sigma\zeta_i)|^2\big)\\
+        &+\frac1\sigma\big(s(X_i+\sigma\zeta_i)-s(X_i-\sigma\zeta_i)\big)\cdot\zeta_i\Big).
+        \end{aligned}
 
     *Expectation.* Since :math:`-\zeta` has the law of :math:`\zeta`, :math:`L^{\pm}_\sigma` is the average of the
     single-pass loss :func:`denoising_loss` at :math:`\zeta` and at :math:`-\zeta`, so it has the same expectation,

@@ -79,10 +79,9 @@ class NeuralScore(ScoreMethod):
        warm-started from the previous network, on the chosen loss (see :mod:`landau_lite.losses`), with fresh
        :math:`\zeta_i\sim N(0,I)` at every step:
 
-       * ``"antithetic"`` (default) — denoising score matching with antithetic pairs,
-         :math:`\frac1N\sum_i\frac12(|s(X_i+\sigma\zeta_i)|^2+|s(X_i-\sigma\zeta_i)|^2)
-         +\frac1\sigma(s(X_i+\sigma\zeta_i)-s(X_i-\sigma\zeta_i))\cdot\zeta_i`, :math:`\sigma=` ``denoising_sigma``:
-         one pass on :math:`2N` points; minimiser :math:`\nabla\log(f*N(0,\sigma^2I))` (Vincent 2011), with an
+       * ``"antithetic"`` (default) — denoising score matching with antithetic pairs :math:`X_i\pm\sigma\zeta_i`,
+         the loss :math:`L^\pm_\sigma` of :func:`~landau_lite.losses.antithetic_denoising_loss`,
+         :math:`\sigma=` ``denoising_sigma``: one pass on :math:`2N` points; minimiser :math:`\nabla\log(f*N(0,\sigma^2I))` (Vincent 2011), with an
          :math:`O(1)` instead of :math:`O(\sigma^{-2})` variance
          (:func:`~landau_lite.losses.antithetic_denoising_loss`);
        * ``"denoising"`` — the single-pass form :math:`\frac1N\sum_i|s(Y_i)|^2+\frac2\sigma\zeta_i\cdot s(Y_i)`,
