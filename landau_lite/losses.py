@@ -80,6 +80,16 @@ def draw_noise(x: Tensor, generator: torch.Generator | None = None, *, kind: str
     return z.to(x.device)
 
 
+def _with_gaussian_noise(loss_from_noise: Callable[[ScoreNet, Tensor, Tensor, float], Tensor], net: ScoreNet,
+                         x: Tensor, scale: float, name: str, generator: torch.Generator | None) -> Tensor:
+    """Validate the arguments of a noise-based loss, draw :math:`\zeta\sim N(0,I)` and evaluate the loss."""
+    _check_net(net)
+    check_particles(x, "x", min_n=1)
+    scale = check_positive(scale, name)
+    _check_generator(generator)
+    return loss_from_noise(net, x, draw_noise(x, generator, kind="gaussian"), scale)
+
+
 def explicit_relative_loss(s: Tensor, s_true: Tensor) -> Tensor:
     r"""Relative :math:`L^2` score error :math:`\sum_i|s_i-s^*_i|^2\big/\sum_i|s^*_i|^2` (a 0-d tensor).
 
@@ -215,12 +225,7 @@ def dsm_loss(net: ScoreNet, x: Tensor, *, alpha: float = 0.4,
     >>> abs(loss.item() - ism_loss_exact(lambda y: -y, x).item()) < 0.2  # affine s: unbiased
     True
     """
-    _check_net(net)
-    check_particles(x, "x", min_n=1)
-    alpha = check_positive(alpha, "alpha")
-    _check_generator(generator)
-    zeta = draw_noise(x, generator, kind="gaussian")
-    return dsm_loss_from_noise(net, x, zeta, alpha)
+    return _with_gaussian_noise(dsm_loss_from_noise, net, x, alpha, "alpha", generator)
 
 
 def denoising_loss_from_noise(net: ScoreNet, x: Tensor, zeta: Tensor, sigma: float) -> Tensor:
@@ -272,12 +277,7 @@ def denoising_loss(net: ScoreNet, x: Tensor, *, sigma: float = 0.1,
     >>> abs(loss.item() + 3 / 1.01) < 0.4  # expectation -d/(T + sigma^2) for f = N(0, I); MC std ~ 0.11
     True
     """
-    _check_net(net)
-    check_particles(x, "x", min_n=1)
-    sigma = check_positive(sigma, "sigma")
-    _check_generator(generator)
-    zeta = draw_noise(x, generator, kind="gaussian")
-    return denoising_loss_from_noise(net, x, zeta, sigma)
+    return _with_gaussian_noise(denoising_loss_from_noise, net, x, sigma, "sigma", generator)
 
 
 def antithetic_denoising_loss_from_noise(net: ScoreNet, x: Tensor, zeta: Tensor, sigma: float) -> Tensor:
@@ -329,9 +329,4 @@ def antithetic_denoising_loss(net: ScoreNet, x: Tensor, *, sigma: float = 0.1,
     >>> abs(loss.item() + 3 / 1.01) < 0.06  # mean -d/(T + sigma^2) for f = N(0, I); MC std 0.017 (single-pass: 0.11)
     True
     """
-    _check_net(net)
-    check_particles(x, "x", min_n=1)
-    sigma = check_positive(sigma, "sigma")
-    _check_generator(generator)
-    zeta = draw_noise(x, generator, kind="gaussian")
-    return antithetic_denoising_loss_from_noise(net, x, zeta, sigma)
+    return _with_gaussian_noise(antithetic_denoising_loss_from_noise, net, x, sigma, "sigma", generator)

@@ -53,6 +53,20 @@ def _bkw_velocity(problem, x, t):
     return -problem.C * (problem.d - 1) * (problem.score(x, t) + x)
 
 
+def _follow_bkw(sc, problem, x0, steps=5, dt=0.1):
+    """Move particles with the exact BKW velocity and update the score at every step.
+
+    Returns the final particles, time and score values, the relative score errors and the training losses."""
+    x, t, errs, losses = x0.clone(), problem.t0, [], []
+    for _ in range(steps):
+        x = x + dt * _bkw_velocity(problem, x, t)
+        t += dt
+        s = sc.update(x, t)
+        errs.append(_rel(s, problem.score(x, t)))
+        losses.append(sc.last_loss)
+    return x, t, s, errs, losses
+
+
 # ---------------------------------------------------------------------------------------------- exact
 def test_exact_score(bkw):
     x = _sample(bkw, 50, 0)
@@ -226,12 +240,7 @@ def test_neural_defaults_track_bkw(bkw):
         ("antithetic", 0.15, 10, 1e-3, 64, 2)
     sc.initialize(x0, bkw.t0, bkw)
     assert sc.init_loss < 3e-3 and sc.history[0]["lbfgs_iters"] > 0
-    x, t, dt = x0.clone(), bkw.t0, 0.1
-    errs = []
-    for _ in range(5):
-        x = x + dt * _bkw_velocity(bkw, x, t)
-        t += dt
-        errs.append(_rel(sc.update(x, t), bkw.score(x, t)))
+    x, t, _, errs, _ = _follow_bkw(sc, bkw, x0)
     assert max(errs) < 0.06, errs
     xt = _sample(bkw, 5000, 9, F64)
     assert _rel(sc(xt), bkw.score(xt, t)) < 0.06
@@ -244,14 +253,8 @@ def test_neural_tracks_bkw_with_exact_particle_motion(fitted, bkw):
     # because score matching on 1000 particles slowly overfits them); s*(6) vs s*(6.5) differ by 0.010.
     sc, x0 = fitted
     sc = copy.deepcopy(sc)
-    x, t, dt = x0.clone(), bkw.t0, 0.1
-    errs = []
-    for _ in range(5):
-        x = x + dt * _bkw_velocity(bkw, x, t)
-        t += dt
-        s = sc.update(x, t)
-        errs.append(_rel(s, bkw.score(x, t)))
-        assert sc.last_loss is not None and math.isfinite(sc.last_loss)
+    x, t, s, errs, losses = _follow_bkw(sc, bkw, x0)
+    assert all(v is not None and math.isfinite(v) for v in losses)
     assert max(errs) < 0.1, errs
     assert [h["phase"] for h in sc.history[-5:]] == ["update"] * 5
     assert math.isclose(sc.history[-1]["t"], t) and sc.history[-1]["steps"] == 25
@@ -266,12 +269,7 @@ def test_neural_denoising_tracks_bkw(fitted, bkw):
     sc, x0 = fitted
     sc = copy.deepcopy(sc)
     sc.loss, sc.denoising_sigma = "denoising", 0.1  # the initial fit does not depend on the loss
-    x, t, dt = x0.clone(), bkw.t0, 0.1
-    errs = []
-    for _ in range(5):
-        x = x + dt * _bkw_velocity(bkw, x, t)
-        t += dt
-        errs.append(_rel(sc.update(x, t), bkw.score(x, t)))
+    x, t, _, errs, _ = _follow_bkw(sc, bkw, x0)
     assert max(errs) < 0.1, errs
     xt = _sample(bkw, 5000, 9, F32)
     assert _rel(sc(xt), bkw.score(xt, t)) < 0.1
