@@ -138,3 +138,22 @@ def check_gamma(gamma: object, d: int) -> float:
 def check_dim(d: object, name: str = "d") -> int:
     """Validate a velocity dimension ``d >= 2``."""
     return check_int(d, name, lo=2)
+
+
+def check_field_inputs(x: object, delta: object, gamma: object, C: object, y: object = None,
+                       delta_y: object = None) -> tuple:
+    """Arguments of a weighted score-error loss: particles ``x`` with the field ``delta`` there, the kernel
+    ``gamma``/``C``, and optional outer points ``y`` with the field ``delta_y`` there (both or neither).
+
+    Returns ``(x, delta, gamma, C, y, delta_y)`` with ``y``/``delta_y`` still ``None`` when not given."""
+    x = check_particles(x, "x")
+    delta = check_pair(x, delta, "x", "delta")
+    gamma = check_gamma(gamma, x.shape[1])
+    C = check_positive(C, "C")
+    if (y is None) != (delta_y is None):
+        raise ValueError("y and delta_y must be given together (or neither)")
+    if y is not None:
+        y = check_points(y, x.shape[1], "y")
+        check_same_device_dtype(x, y, "x", "y")
+        delta_y = check_pair(y, delta_y, "y", "delta_y")
+    return x, delta, gamma, C, y, delta_y

@@ -10,8 +10,9 @@ import math
 
 import torch
 
-from ._checks import (check_choice, check_finite_tensor, check_gamma, check_int, check_pair, check_particles,
-                      check_points, check_positive, check_real, check_same_device_dtype, check_tensor)
+from ._checks import (check_choice, check_field_inputs, check_finite_tensor, check_int, check_pair,
+                      check_particles, check_points, check_positive, check_real, check_same_device_dtype,
+                      check_tensor)
 from .gauss_sums import log_gauss_sum
 from .velocity import VelocityField
 
@@ -301,20 +302,12 @@ def pair_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
         >>> pair_weighted_loss(x, torch.ones_like(x), gamma=0.0, C=1.0)   # constant delta: no loss
         0.0
     """
-    x = check_particles(x, "x")
-    delta = check_pair(x, delta, "x", "delta")
-    gamma = check_gamma(gamma, x.shape[1])
-    C = check_positive(C, "C")
-    if (y is None) != (delta_y is None):
-        raise ValueError("y and delta_y must be given together (or neither)")
+    x, delta, gamma, C, y, delta_y = check_field_inputs(x, delta, gamma, C, y, delta_y)
     if weights is not None and y is None:
         raise ValueError("weights needs y (the points they belong to)")
     field = VelocityField(x.shape[1], gamma, C, backend=backend, chunk_size=chunk_size)
     if y is None:
         return float(field.pair_loss(x, delta))
-    y = check_points(y, x.shape[1], "y")
-    check_same_device_dtype(x, y, "x", "y")
-    delta_y = check_pair(y, delta_y, "y", "delta_y")
     if weights is not None:
         if not isinstance(weights, torch.Tensor) or weights.shape != (y.shape[0],):
             raise ValueError(f"weights must be a tensor of shape ({y.shape[0]},)")

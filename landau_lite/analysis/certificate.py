@@ -51,8 +51,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .._checks import (check_choice, check_gamma, check_int, check_pair, check_particles, check_points,
-                      check_finite_float, check_positive, check_real, check_same_device_dtype)
+from .._checks import (check_choice, check_field_inputs, check_finite_float, check_gamma, check_int, check_pair,
+                       check_particles, check_points, check_positive, check_real, check_same_device_dtype)
 from ..diagnostics import kde_bandwidth, kde_density, log_kde_density, pair_weighted_loss
 from ..problems import BKW, Maxwellian, Problem
 from ..velocity import VelocityField, collision_drift, collision_matrix, velocity_at
@@ -101,18 +101,9 @@ def abar_weighted_loss(x: torch.Tensor, delta: torch.Tensor, *, gamma: float, C:
         >>> pair_weighted_loss(x, d, gamma=0.0, C=1.0) <= 4 * abar_weighted_loss(x, d, gamma=0.0, C=1.0)
         True
     """
-    x = check_particles(x, "x")
-    delta = check_pair(x, delta, "x", "delta")
-    gamma = check_gamma(gamma, x.shape[1])
-    C = check_positive(C, "C")
-    if (y is None) != (delta_y is None):
-        raise ValueError("y and delta_y must be given together (or neither)")
+    x, delta, gamma, C, y, delta_y = check_field_inputs(x, delta, gamma, C, y, delta_y)
     if y is None:
         y, delta_y = x, delta
-    else:
-        y = check_points(y, x.shape[1], "y")
-        check_same_device_dtype(x, y, "x", "y")
-        delta_y = check_pair(y, delta_y, "y", "delta_y")
     if chunk_size is not None:
         check_int(chunk_size, "chunk_size", lo=1)
     abar = collision_matrix(y, x, gamma=gamma, C=C, chunk_size=chunk_size)
