@@ -210,12 +210,18 @@ def bench_memory(ns: Sequence[int], *, device: torch.device, out: Callable[[str]
     return rows
 
 
+def _in_fresh_process(call: str, threads: int) -> str:
+    """Evaluate ``call`` (an expression over this module's names) in a new Python process with ``threads`` torch
+    threads, nothing compiled there before; return what it printed last (``json.dumps`` of the result)."""
+    code = (f"import json, torch; from landau_lite.bench import _small_here, _steady_ms; "
+            f"torch.set_num_threads({threads}); print(json.dumps({call}))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return res.stdout.strip().splitlines()[-1]
+
+
 def _fresh_ms(n: int, dt_name: str, gamma: float, rounds: int, threads: int) -> float:
     """Best ms of the compiled velocity at ``n`` in a fresh process (nothing compiled there before)."""
-    code = ("import sys, torch; from landau_lite.bench import _steady_ms; "
-            f"torch.set_num_threads({threads}); print(_steady_ms({n}, {dt_name!r}, {gamma!r}, {rounds}))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(res.stdout.strip().splitlines()[-1])
+    return float(_in_fresh_process(f"_steady_ms({n}, {dt_name!r}, {gamma!r}, {rounds})", threads))
 
 
 def _steady_ms(n: int, dt_name: str, gamma: float, rounds: int, backend: str = "compiled") -> float:
@@ -243,10 +249,7 @@ def bench_nchange(ns: Sequence[int], *, dt_name: str, gamma: float, rounds: int,
 
 
 def _small_in_fresh_process(n: int, dt_name: str, gamma: float, rounds: int, threads: int) -> dict:
-    code = ("import json, torch; from landau_lite.bench import _small_here; "
-            f"torch.set_num_threads({threads}); print(json.dumps(_small_here({n}, {dt_name!r}, {gamma!r}, {rounds})))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return json.loads(_in_fresh_process(f"_small_here({n}, {dt_name!r}, {gamma!r}, {rounds})", threads))
 
 
 def _small_here(n: int, dt_name: str, gamma: float, rounds: int) -> dict:
