@@ -263,24 +263,15 @@ class NeuralScore(ScoreMethod):
         """The loss as a pure function of tensors (noise/probes/targets are arguments, no RNG inside)."""
         net = self.net
         assert net is not None
-        if loss == "dsm":
-            alpha = self.dsm_alpha
+        noise_losses = {"dsm": (dsm_loss_from_noise, self.dsm_alpha),
+                        "denoising": (denoising_loss_from_noise, self.denoising_sigma),
+                        "antithetic": (antithetic_denoising_loss_from_noise, self.denoising_sigma)}
+        if loss in noise_losses:
+            from_noise, scale = noise_losses[loss]
 
-            def dsm(x: Tensor, z: Tensor) -> Tensor:
-                return dsm_loss_from_noise(net, x, z, alpha)
-            return dsm
-        if loss == "denoising":
-            sigma = self.denoising_sigma
-
-            def denoising(x: Tensor, z: Tensor) -> Tensor:
-                return denoising_loss_from_noise(net, x, z, sigma)
-            return denoising
-        if loss == "antithetic":
-            sigma = self.denoising_sigma
-
-            def antithetic(x: Tensor, z: Tensor) -> Tensor:
-                return antithetic_denoising_loss_from_noise(net, x, z, sigma)
-            return antithetic
+            def noise_loss(x: Tensor, z: Tensor) -> Tensor:
+                return from_noise(net, x, z, scale)
+            return noise_loss
         if loss == "ism":
             def ism(x: Tensor) -> Tensor:
                 s, div = net.forward_and_divergence(x)
