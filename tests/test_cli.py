@@ -144,23 +144,9 @@ def no_compute(monkeypatch):
     monkeypatch.setattr(solver.Simulation, "run", lambda *a, **k: pytest.fail("compute started"))
 
 
-def _read_only(directory, monkeypatch):
-    """chmod 0o500; as root (who may write anyway) also refuse file creation there, as a read-only mount does."""
-    import errno
-    os.chmod(directory, 0o500)
-    if os.access(directory, os.W_OK):
-        real_open = os.open
-
-        def open_(path, flags, *a, **k):
-            if os.path.dirname(os.path.abspath(path)) == str(directory) and flags & os.O_CREAT:
-                raise PermissionError(errno.EROFS, "Read-only file system", path)
-            return real_open(path, flags, *a, **k)
-
-        monkeypatch.setattr(os, "open", open_)
-
-
 @pytest.mark.parametrize("case", ["missing_dir", "read_only_dir", "is_directory", "exists"])
-def test_unusable_output_exits_4_before_computing(tmp_path, monkeypatch, capsys, no_compute, case):
+def test_unusable_output_exits_4_before_computing(tmp_path, monkeypatch, capsys, no_compute, make_read_only,
+                                                  case):
     # before: found after the whole run, with a traceback, and the results were gone
     out = tmp_path / "r.json"
     if case == "missing_dir":
@@ -168,7 +154,7 @@ def test_unusable_output_exits_4_before_computing(tmp_path, monkeypatch, capsys,
     elif case == "read_only_dir":
         (tmp_path / "ro").mkdir()
         out = tmp_path / "ro" / "r.json"
-        _read_only(tmp_path / "ro", monkeypatch)
+        make_read_only(tmp_path / "ro")
     elif case == "is_directory":
         out.mkdir()
     else:

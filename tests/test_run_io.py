@@ -187,7 +187,7 @@ def test_load_other_errors(tmp_path):
 # check_output_path
 # ---------------------------------------------------------------------------------------------
 
-def test_check_output_path(tmp_path, monkeypatch):
+def test_check_output_path(tmp_path, make_read_only):
     ok = tmp_path / "r.json"
     assert check_output_path(ok) == str(ok) and os.listdir(tmp_path) == []      # the probe is removed
     with pytest.raises(FileNotFoundError, match="directory does not exist"):
@@ -206,20 +206,8 @@ def test_check_output_path(tmp_path, monkeypatch):
         check_output_path(tmp_path / "r.csv")
     ro = tmp_path / "ro"
     ro.mkdir()
-    _make_read_only(ro, monkeypatch)
+    make_read_only(ro)
     with pytest.raises(PermissionError, match="not writable"):
         check_output_path(ro / "r.json")
 
 
-def _make_read_only(directory, monkeypatch):
-    """chmod 0o500; as root (who may write anyway) also refuse file creation there, as a read-only mount does."""
-    os.chmod(directory, 0o500)
-    if os.access(directory, os.W_OK):
-        real_open = os.open
-
-        def open_(path, flags, *a, **k):
-            if os.path.dirname(os.path.abspath(path)) == str(directory) and flags & os.O_CREAT:
-                raise PermissionError(errno.EROFS, "Read-only file system", path)
-            return real_open(path, flags, *a, **k)
-
-        monkeypatch.setattr(os, "open", open_)
