@@ -36,6 +36,30 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def check_device(device: str | torch.device, *, allow_auto: bool = True) -> torch.device:
+    """A device a run or a network can live on: the CPU, or an available CUDA device (``"cuda"``, ``"cuda:K"``);
+    ``"auto"`` as in :func:`pick_device` when ``allow_auto``. Anything else (``"meta"``, an unknown name, a GPU index
+    past the last one, CUDA where there is none) raises ``ValueError``, a wrong type ``TypeError``."""
+    allowed = ("'auto', " if allow_auto else "") + "'cpu', 'cuda' or 'cuda:K'"
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    if device == "auto" and allow_auto:
+        return pick_device("auto")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be {allowed}; got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be {allowed}; got {device!r}")
+    if dev.type == "cuda":
+        if not has_cuda():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available; use 'cpu'"
+                             + (" or 'auto'" if allow_auto else ""))
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: there are only {torch.cuda.device_count()} CUDA device(s)")
+    return dev
+
+
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and torch (CPU and CUDA); return a CPU ``torch.Generator`` seeded with ``seed``."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

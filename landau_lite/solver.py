@@ -59,7 +59,7 @@ import torch
 import torch.distributed as dist
 
 from ._checks import check_choice, check_dim, check_gamma, check_int, check_particles, check_positive, check_real
-from .device import pick_device
+from .device import check_device
 from .distributed import gather_rows, is_distributed, rank, shard_bounds, world
 from .integrators import METHODS, Drift, FiniteGuard, Integrator, all_finite, make_integrator
 from .problems import PROBLEMS, Problem, get_problem
@@ -211,18 +211,6 @@ def _check_dtype(dtype: Any) -> torch.dtype:
     except (KeyError, TypeError):
         raise ValueError(f"dtype must be torch.float32, torch.float64, 'float32' or 'float64'; got {dtype!r}") \
             from None
-
-
-def _check_device(device: Any) -> torch.device:
-    dev = pick_device(device)
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:K'; got {device!r}")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} was requested but CUDA is not available; use 'auto' or 'cpu'")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}: there are only {torch.cuda.device_count()} CUDA device(s)")
-    return dev
 
 
 def _same_device(a: torch.device, b: torch.device) -> bool:
@@ -388,7 +376,7 @@ class Simulation:
         integrator = make_integrator(check_choice(method, "method", METHODS))
         seed = check_int(seed, "seed", lo=0, hi=2**63 - 1)
         dtype = _check_dtype(dtype)
-        device = _check_device(device)
+        device = check_device(device)
         backend = check_choice(backend, "backend", BACKENDS)
         if not isinstance(progress, bool):
             raise TypeError(f"progress must be a bool, got {type(progress).__name__}")

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_choice, check_dim, check_int, check_positive, check_real
+from ..device import check_device
 from ..distributed import all_reduce_sum, gather_rows, is_distributed, rank
 from ..losses import (antithetic_denoising_loss_from_noise, denoising_loss_from_noise, dsm_loss_from_noise, draw_noise,
                       hutchinson_loss_from_probes)
@@ -41,26 +42,6 @@ COMPILE_MIN_N = {"ism": 1024, "dsm": 4096, "denoising": 4096, "antithetic": 4096
 # ----------------------------------------------------------------------------------------------------
 def _relative_l2(s: Tensor, s_true: Tensor) -> Tensor:
     return ((s - s_true) ** 2).sum() / (s_true * s_true).sum()
-
-
-def _check_device(device: object) -> torch.device:
-    """A real device the network can live on: ``"cpu"``, or ``"cuda"``/``"cuda:K"`` when CUDA is available."""
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a str, a torch.device or None, got {type(device).__name__}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:K' (or None: the device of x0), got {device!r}") \
-            from None
-    if dev.type == "cpu":
-        return dev
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r}: CUDA is not available; use 'cpu' or None")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are available")
-        return dev
-    raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:K' (or None: the device of x0), got {device!r}")
 
 
 class NeuralScore(ScoreMethod):
@@ -205,7 +186,7 @@ class NeuralScore(ScoreMethod):
         if dtype is not None and dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32, torch.float64 or None, got {dtype!r}")
         self.dtype = dtype
-        self.device = None if device is None else _check_device(device)
+        self.device = None if device is None else check_device(device, allow_auto=False)
         self.net: MLP | None = None
         self.init_loss: float | None = None
         self.init_converged: bool | None = None
