@@ -59,6 +59,7 @@ __all__ = [
     "IsotropicCoulomb",
     "PROBLEMS",
     "get_problem",
+    "as_problem",
     "gaussian_mixture_moments",
 ]
 
@@ -895,3 +896,17 @@ def get_problem(name: str, **overrides: object) -> Problem:
         return PROBLEMS[name](**overrides)
     except TypeError as exc:
         raise TypeError(f"get_problem({name!r}, ...): {exc}") from exc
+
+
+def as_problem(problem: Problem | str) -> Problem:
+    """``problem`` itself if it is a :class:`Problem`, else the registered problem of that name (:func:`get_problem`).
+
+    Example:
+        >>> as_problem("bkw3").name
+        'bkw3'
+    """
+    if isinstance(problem, str):
+        return get_problem(problem)
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a problem name (str) or a Problem, got {type(problem).__name__}")
+    return problem

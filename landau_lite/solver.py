@@ -62,7 +62,7 @@ from ._checks import check_choice, check_dim, check_gamma, check_int, check_part
 from .device import check_device
 from .distributed import gather_rows, is_distributed, rank, shard_bounds, world
 from .integrators import METHODS, Drift, FiniteGuard, Integrator, all_finite, make_integrator
-from .problems import PROBLEMS, Problem, get_problem
+from .problems import PROBLEMS, Problem, as_problem, get_problem
 from .recorders import Recorder, RecordState, default_recorders
 from .run import REFERENCE_KEYS, RESERVED_KEYS, NonFiniteError, Run, to_plain
 from .scores import SCORE_METHODS, ExactScore, NeuralScore, ScoreMethod, make_score
@@ -392,11 +392,7 @@ class Simulation:
         # problem
         if isinstance(problem, str):
             check_choice(problem, "problem", PROBLEMS)
-            problem_obj = get_problem(problem)
-        elif isinstance(problem, Problem):
-            problem_obj = problem
-        else:
-            raise TypeError(f"problem must be a problem name (str) or a Problem, got {type(problem).__name__}")
+        problem_obj = as_problem(problem)
         _check_problem(problem_obj)
         d = problem_obj.d
         if backend == "moments" and problem_obj.gamma != 0.0:

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from .._checks import check_int, check_positive, check_real
-from ..problems import BKW, IsotropicCoulomb, Problem, get_problem
+from ..problems import BKW, IsotropicCoulomb, Problem, as_problem, get_problem
 from ..run import Run
 from ..scores import ExactScore, ScoreMethod, make_score
 from ..solver import simulate
@@ -62,14 +62,6 @@ __all__ = [
     "CertificateRun", "certificate_runs", "check_tracker_control", "check_certificate", "check_sharp_bound",
     "coulomb_rate", "coulomb_bound_log10",
 ]
-
-def _problem(problem: Problem | str) -> Problem:
-    if isinstance(problem, str):
-        return get_problem(problem)
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a problem name or a landau_lite Problem, got {type(problem).__name__}")
-    return problem
-
 
 def _method(label: str, spec: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(spec, str):
@@ -157,7 +149,7 @@ def paired_runs(problem: Problem | str, methods: Mapping[str, Any], *, n: int, d
     Returns:
         a :class:`PairedRuns`.
     """
-    p = _problem(problem)
+    p = as_problem(problem)
     if not p.exact_in_time:
         raise ValueError(f"problem must be known at every time (exact_in_time); got {p.name!r}")
     if not isinstance(methods, Mapping) or not methods:
@@ -241,7 +233,7 @@ def deviation_fisher_ratio(problem: Problem | str, t: float) -> float:
     """
     from ..analysis.divergences import fisher_information, relative_fisher_information
     from ..analysis.quadrature import radial_quadrature
-    p = _problem(problem)
+    p = as_problem(problem)
     t = check_real(t, "t")
     if not isinstance(p, (BKW, IsotropicCoulomb)):
         raise ValueError(f"deviation_fisher_ratio knows BKW and the isotropic Coulomb problem; got {p.name!r}")
@@ -335,7 +327,7 @@ def exact_entropy(problem: Problem | str, t: float) -> float:
         >>> round(exact_entropy("bkw3", 6.0), 4), round(exact_entropy("bkw3_coulomb", 0.0), 4)
         (-4.219, -4.219)
     """
-    p = _problem(problem)
+    p = as_problem(problem)
     t = check_real(t, "t")
     if isinstance(p, BKW):
         from ..analysis.divergences import entropy
@@ -359,7 +351,7 @@ def exact_entropy_rate(problem: Problem | str, t: float, *, h: float = 0.02) -> 
         >>> round(exact_entropy_rate("bkw3", 6.0), 5)
         -0.03689
     """
-    p = _problem(problem)
+    p = as_problem(problem)
     t = check_real(t, "t")
     if isinstance(p, BKW):
         from ..analysis.divergences import relative_fisher_information
@@ -392,7 +384,7 @@ def kde_kl_excess(problem: Problem | str, t: float, x: torch.Tensor, *, draws: i
         ``estimate``, ``baseline`` (mean over the draws), ``baseline_sd`` (their standard deviation), ``excess``.
     """
     from ..analysis import certificate as cert
-    p = _problem(problem)
+    p = as_problem(problem)
     n, d = x.shape
     h = n ** (-1.0 / (d + 4)) if bandwidth is None else check_positive(bandwidth, "bandwidth")
     draws = check_int(draws, "draws", lo=2)
@@ -440,7 +432,7 @@ def certificate_runs(problem: Problem | str, configs: Mapping[str, Mapping[str, 
     """
     from ..analysis import certificate as cert
     from ..analysis import gronwall as gw
-    p = _problem(problem)
+    p = as_problem(problem)
     out: dict[str, CertificateRun] = {}
     for label, kw in configs.items():
         score: ScoreMethod = ExactScore(p) if kw is None else make_score("sbtm", problem=p, **dict(kw, seed=seed))

@@ -32,7 +32,7 @@ import torch
 from .._checks import check_choice, check_int, check_positive, check_real
 from ..device import by_device, pick_device
 from ..diagnostics import moments, relative_fisher_error
-from ..problems import Problem, get_problem
+from ..problems import Problem, as_problem, get_problem
 
 __all__ = [
     "EXPLORER_PROBLEMS", "HISTORY_KEYS", "empty_history", "record_diagnostics", "run_history",
@@ -56,14 +56,6 @@ _EXACT_PROBLEMS = tuple(name for name in EXPLORER_PROBLEMS if get_problem(name).
 _FORM_DEFAULTS: dict[str, Any] = dict(problem="bkw3", score="sbtm", n=1000, dt=None, t_end=None, width=32,
                                       depth=2, lr=1e-4, steps_per_update=10, loss="ism", init_steps=300,
                                       init_tol=1e-3, init_lr=1e-2, seed=0)
-
-
-def _problem(problem: Problem | str) -> Problem:
-    if isinstance(problem, str):
-        return get_problem(problem)
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a problem name or a Problem, got {type(problem).__name__}")
-    return problem
 
 
 def _check_history(history: object) -> dict[str, list]:
@@ -113,7 +105,7 @@ def record_diagnostics(history: dict[str, list], problem: Problem | str, t: floa
         (1, 0.0)
     """
     _check_history(history)
-    p = _problem(problem)
+    p = as_problem(problem)
     t = check_real(t, "t")
     for name, tensor in (("x", x), ("s", s), ("U", U)):
         if not isinstance(tensor, torch.Tensor) or tensor.ndim != 2 or tensor.shape[1] != p.d:
@@ -152,7 +144,7 @@ def run_history(run: Any, problem: Problem | str | None = None) -> dict[str, lis
     for attr in ("series", "problem", "times"):
         if not hasattr(run, attr):
             raise TypeError(f"run must be a landau_lite.solver.Run, got {type(run).__name__}")
-    p = _problem(run.problem if problem is None else problem)
+    p = as_problem(run.problem if problem is None else problem)
     t = run.series("t")
     nan = np.full(len(t), np.nan)
 
@@ -200,7 +192,7 @@ def plot_run_panels(axes: Sequence[Any], history: Mapping[str, Sequence], proble
     if len(axes) != 3:
         raise ValueError(f"axes must hold exactly 3 axes, got {len(axes)}")
     _check_history(history)
-    p = _problem(problem)
+    p = as_problem(problem)
     check_int(max_diag, "max_diag", lo=1)
     if entropy_rate_ref is not None:
         if len(entropy_rate_ref) != 2 or len(entropy_rate_ref[0]) != len(entropy_rate_ref[1]):
@@ -277,7 +269,7 @@ def precomputed_runs_animation(runs: Sequence[tuple[str, Any]], problem: Problem
     check_positive(fontsize, "fontsize")
     frames = []
     for label, run in runs:
-        p = _problem(run.problem if problem is None else problem)
+        p = as_problem(run.problem if problem is None else problem)
         if isinstance(entropy_rate_ref, Mapping):
             ref = entropy_rate_ref.get(label)
         else:
